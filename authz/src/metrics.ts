@@ -1,0 +1,87 @@
+// Prometheus metrics (prom-client), one registry for the process. Served on :9192/metrics.
+import client from 'prom-client';
+
+export const registry = new client.Registry();
+client.collectDefaultMetrics({ register: registry, prefix: 'mem0gov_process_' });
+
+export const decisions = new client.Counter({
+  name: 'mem0gov_decisions_total',
+  help: 'Decisions by value and reason',
+  labelNames: ['decision', 'reason'] as const,
+  registers: [registry],
+});
+
+export const checkDuration = new client.Histogram({
+  name: 'mem0gov_check_duration_seconds',
+  help: 'Check latency per pipeline stage (stage="total" for the whole check)',
+  labelNames: ['stage'] as const,
+  buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  registers: [registry],
+});
+
+export const dependencyUp = new client.Gauge({
+  name: 'mem0gov_dependency_up',
+  help: '1 when the dependency answered its last health probe',
+  labelNames: ['dependency'] as const,
+  registers: [registry],
+});
+
+export const auditQueueDepth = new client.Gauge({
+  name: 'mem0gov_audit_queue_depth',
+  help: 'Audit events waiting for the next group commit',
+  registers: [registry],
+});
+
+export const auditSpoolDepth = new client.Gauge({
+  name: 'mem0gov_audit_spool_depth',
+  help: 'Audit events in the local spool waiting for PostgreSQL',
+  registers: [registry],
+});
+
+export const auditChainVerifyFailures = new client.Counter({
+  name: 'mem0gov_audit_chain_verify_failures_total',
+  help: 'Audit chain verifications that found a broken row',
+  registers: [registry],
+});
+
+export const policyRevision = new client.Gauge({
+  name: 'mem0gov_policy_revision_info',
+  help: 'Loaded policy bundle revision (value 1 on the current revision label)',
+  labelNames: ['revision'] as const,
+  registers: [registry],
+});
+
+export const policyReloads = new client.Counter({
+  name: 'mem0gov_policy_reloads_total',
+  help: 'Policy bundle reload attempts by result',
+  labelNames: ['result'] as const,
+  registers: [registry],
+});
+
+export const redisFailMode = new client.Counter({
+  name: 'mem0gov_redis_failure_mode_total',
+  help: 'Requests decided by a Redis failure mode (open/closed) instead of Redis',
+  labelNames: ['component', 'mode'] as const,
+  registers: [registry],
+});
+
+export const breakGlassUse = new client.Counter({
+  name: 'mem0gov_break_glass_requests_total',
+  help: 'Requests allowed under a break-glass grant',
+  labelNames: ['tenant'] as const,
+  registers: [registry],
+});
+
+export const crossTenantAttempts = new client.Counter({
+  name: 'mem0gov_cross_tenant_attempts_total',
+  help: 'Requests denied because they named another tenant\'s entity or memory',
+  labelNames: ['tenant'] as const,
+  registers: [registry],
+});
+
+export const revokedTokenUse = new client.Counter({
+  name: 'mem0gov_revoked_credential_use_total',
+  help: 'Requests presenting a revoked token, subject, agent or tenant',
+  labelNames: ['tenant'] as const,
+  registers: [registry],
+});
