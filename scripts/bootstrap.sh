@@ -61,7 +61,9 @@ ln -sf "$(pg_bindir)" "$TOOLS/pgbin"
 cd "$ROOT"
 if [ ! -d node_modules ] || [ package.json -nt node_modules/.installed ] || { [ -f package-lock.json ] && [ package-lock.json -nt node_modules/.installed ]; }; then
   log "installing node modules"
-  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
+  # `npm install` honours package-lock.json; `npm ci` rejects locks written under this
+  # machine's npm config (omit-lockfile-registry-resolved drops optional platform entries).
+  npm install --no-audit --no-fund --loglevel=error
   touch node_modules/.installed
 fi
 log "tools ready in $BIN (envoy $ENVOY_VERSION, opa $OPA_VERSION, postgres $(pg_bindir))"
