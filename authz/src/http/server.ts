@@ -1,0 +1,118 @@
+// :9192 — /healthz (process alive), /readyz (dependencies usable), /metrics (Prometheus),
+// and /check/* — the HTTP-service flavour of ext_authz (envoy/envoy-http-authz.yaml):
+// Envoy forwards the client's method, path (prefixed /check), headers and body; 200 means
+// allow (x-mem0-gov-* headers go upstream, `x-envoy-auth-headers-to-remove` strips
+// authorization), anything else is the denial Envoy sends to the client.
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { RawCheck } from '../request/parse.js';
+import type { Verdict } from '../types.js';
+import { registry } from '../metrics.js';
+import type { Logger } from '../logger.js';
+
+export const CHECK_PREFIX = '/check';
+const MAX_CHECK_BODY = 1024 * 1024 + 1;
+
+export interface Readiness {
+  ready: boolean;
+  checks: Record<string, boolean>;
+}
+
+export function rawCheckFromHttp(req: IncomingMessage, body: Uint8Array): RawCheck {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (v === undefined) continue;
+    headers[k.toLowerCase()] = Array.isArray(v) ? v.join(',') : v;
+  }
+  const url = req.url ?? '/';
+  const path = url.startsWith(CHECK_PREFIX) ? url.slice(CHECK_PREFIX.length) || '/' : url;
+  // Envoy (use_remote_address: true) appends the client address as the last XFF hop.
+  const xff = headers['x-forwarded-for']?.split(',').map((s) => s.trim()).filter(Boolean);
+  const raw: RawCheck = {
+    method: req.method ?? 'GET',
+    path,
+    headers,
+    sourceIp: xff?.[xff.length - 1] ?? req.socket.remoteAddress ?? '',
+    requestId: headers['x-request-id'] || randomUUID(),
+  };
+  if (body.length > 0) raw.body = body;
+  return raw;
+}
+
+function writeVerdict(res: ServerResponse, v: Verdict): void {
+  if (v.allowed) {
+    res.writeHead(200, {
+      ...v.upstreamHeaders,
+      ...v.clientHeaders,
+      'x-envoy-auth-headers-to-remove': v.removeHeaders.join(','),
+    });
+    res.end();
+    return;
+  }
+  res.writeHead(v.status, v.headers);
+  res.end(JSON.stringify(v.body));
+}
+
+async function readBody(req: IncomingMessage): Promise<Uint8Array | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_CHECK_BODY) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return new Uint8Array(Buffer.concat(chunks));
+}
+
+export async function startHttpServer(opts: {
+  host: string;
+  port: number;
+  readiness: () => Readiness;
+  decide: (raw: RawCheck) => Promise<{ verdict: Verdict }>;
+  logger: Logger;
+}): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    const url = req.url ?? '/';
+    if (url === '/healthz') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      return;
+    }
+    if (url === '/readyz') {
+      const r = opts.readiness();
+      res.writeHead(r.ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: r.ready ? 'ready' : 'not_ready', checks: r.checks }));
+      return;
+    }
+    if (url === '/metrics') {
+      registry
+        .metrics()
+        .then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text))
+        .catch(() => res.writeHead(500).end());
+      return;
+    }
+    if (url === CHECK_PREFIX || url.startsWith(`${CHECK_PREFIX}/`) || url.startsWith(`${CHECK_PREFIX}?`)) {
+      readBody(req)
+        .then(async (body) => {
+          if (body === undefined) {
+            res.writeHead(413, { 'content-type': 'application/json' }).end('{"error":"invalid_request","reason":"body_too_large"}');
+            return;
+          }
+          const { verdict } = await opts.decide(rawCheckFromHttp(req, body));
+          writeVerdict(res, verdict);
+        })
+        .catch((err: unknown) => {
+          opts.logger.error({ err: { message: (err as Error)?.message } }, 'http check failed');
+          if (!res.headersSent) res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"error","reason":"internal_error"}');
+        });
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not_found"}');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : opts.port;
+  return { server, port, close: () => new Promise((r) => server.close(() => r())) };
+}

@@ -1,0 +1,163 @@
+// Stage 2: `Authorization: Bearer <JWT>` → Identity, verified with jose.
+// Issuer is chosen from the (unverified) `iss` claim only to pick the key set; jwtVerify then
+// checks issuer, audience, exp/nbf/iat (with skew) and the algorithm allow-list.
+import { readFile, stat } from 'node:fs/promises';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  decodeJwt,
+  decodeProtectedHeader,
+  errors,
+  jwtVerify,
+} from 'jose';
+import type { JWTPayload, JWTVerifyGetKey, JSONWebKeySet } from 'jose';
+import { PipelineStop } from '../types.js';
+import type { Identity } from '../types.js';
+import type { IssuerConfig, JwtConfig } from './config.js';
+import { mapClaims } from './claims.js';
+import { unauthenticated } from './errors.js';
+
+export interface Authenticator {
+  authenticate(authorization: string | undefined): Promise<Identity>;
+}
+
+/** Extracts the token; a malformed header is as bad as a bad token. */
+export function bearerToken(authorization: string | undefined): string {
+  if (authorization === undefined || authorization.trim() === '') throw unauthenticated('token_missing');
+  const m = /^Bearer[ ]+([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]*\.[A-Za-z0-9\-_]*)\s*$/i.exec(authorization);
+  if (!m?.[1]) throw unauthenticated('malformed_token');
+  return m[1];
+}
+
+type KeyResolver = JWTVerifyGetKey;
+
+/** JWKS from a file, re-read when an unknown kid appears and the file changed (key rotation). */
+function fileKeyResolver(path: string, cooldownMs: number): KeyResolver {
+  let current: { mtimeMs: number; get: ReturnType<typeof createLocalJWKSet> } | undefined;
+  let lastCheck = 0;
+  const load = async (): Promise<void> => {
+    const st = await stat(path);
+    if (current && st.mtimeMs === current.mtimeMs) return;
+    const jwks = JSON.parse(await readFile(path, 'utf8')) as JSONWebKeySet;
+    current = { mtimeMs: st.mtimeMs, get: createLocalJWKSet(jwks) };
+  };
+  return async (header, token) => {
+    if (!current) await load();
+    try {
+      return await current!.get(header, token);
+    } catch (err) {
+      if (!(err instanceof errors.JWKSNoMatchingKey) || Date.now() - lastCheck < cooldownMs) throw err;
+      lastCheck = Date.now();
+      await load();
+      return current!.get(header, token);
+    }
+  };
+}
+
+/** OIDC discovery: jwks_uri from <issuer>/.well-known/openid-configuration, fetched lazily. */
+function discoveryKeyResolver(issuer: string, cfg: JwtConfig): KeyResolver {
+  let remote: Promise<KeyResolver> | undefined;
+  const discover = async (): Promise<KeyResolver> => {
+    const url = `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+    const res = await fetch(url, { signal: AbortSignal.timeout(cfg.jwksTimeoutMs), redirect: 'error' });
+    if (!res.ok) throw new Error(`discovery ${url}: HTTP ${res.status}`);
+    const doc = (await res.json()) as { issuer?: unknown; jwks_uri?: unknown };
+    // OIDC Discovery §4.3: the document must name the same issuer.
+    if (doc.issuer !== issuer) throw new Error(`discovery ${url}: issuer mismatch`);
+    if (typeof doc.jwks_uri !== 'string') throw new Error(`discovery ${url}: no jwks_uri`);
+    return createRemoteJWKSet(new URL(doc.jwks_uri), {
+      cooldownDuration: cfg.jwksCooldownMs,
+      timeoutDuration: cfg.jwksTimeoutMs,
+    });
+  };
+  return async (header, token) => {
+    remote ??= discover().catch((err: unknown) => {
+      remote = undefined; // retry on the next request
+      throw err;
+    });
+    return (await remote)(header, token);
+  };
+}
+
+function keyResolver(iss: IssuerConfig, cfg: JwtConfig): KeyResolver {
+  switch (iss.keys.kind) {
+    case 'jwks_url':
+      return createRemoteJWKSet(new URL(iss.keys.url), {
+        cooldownDuration: cfg.jwksCooldownMs,
+        timeoutDuration: cfg.jwksTimeoutMs,
+      });
+    case 'jwks_file':
+      return fileKeyResolver(iss.keys.path, cfg.jwksCooldownMs);
+    case 'discovery':
+      return discoveryKeyResolver(iss.issuer, cfg);
+  }
+}
+
+/** jose error → stable reason. Key-fetch trouble is ours, not the caller's: 503. */
+export function reasonFor(err: unknown): PipelineStop {
+  if (err instanceof PipelineStop) return err;
+  if (err instanceof errors.JWTExpired) return unauthenticated('expired');
+  if (err instanceof errors.JWSSignatureVerificationFailed) return unauthenticated('bad_signature');
+  if (err instanceof errors.JOSEAlgNotAllowed) return unauthenticated('alg_not_allowed');
+  if (err instanceof errors.JWKSNoMatchingKey) return unauthenticated('unknown_kid');
+  if (err instanceof errors.JWKSMultipleMatchingKeys) return unauthenticated('ambiguous_kid');
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    switch (err.claim) {
+      case 'aud':
+        return unauthenticated('wrong_audience');
+      case 'iss':
+        return unauthenticated('unknown_issuer');
+      case 'nbf':
+        return unauthenticated('not_yet_valid');
+      case 'iat':
+        return unauthenticated('invalid_iat');
+      case 'exp':
+        return unauthenticated(err.reason === 'missing' ? 'exp_missing' : 'expired');
+      default:
+        return unauthenticated('invalid_claims');
+    }
+  }
+  if (err instanceof errors.JWSInvalid || err instanceof errors.JWTInvalid || err instanceof errors.JOSENotSupported) {
+    return unauthenticated('malformed_token');
+  }
+  if (err instanceof errors.JWKInvalid) return unauthenticated('bad_signature');
+  return new PipelineStop('error', 'jwks_unavailable', 503);
+}
+
+export function createAuthenticator(cfg: JwtConfig, clock: () => number = Date.now): Authenticator {
+  const byIssuer = new Map<string, KeyResolver>();
+  for (const iss of cfg.issuers) byIssuer.set(iss.issuer, keyResolver(iss, cfg));
+
+  return {
+    async authenticate(authorization) {
+      const token = bearerToken(authorization);
+      let unverified: JWTPayload;
+      let alg: string | undefined;
+      try {
+        alg = decodeProtectedHeader(token).alg;
+        unverified = decodeJwt(token);
+      } catch {
+        throw unauthenticated('malformed_token');
+      }
+      // Checked before any key lookup, so `none` and HS* never touch a key.
+      if (alg === undefined || !cfg.algorithms.includes(alg)) throw unauthenticated('alg_not_allowed');
+      const resolver = typeof unverified.iss === 'string' ? byIssuer.get(unverified.iss) : undefined;
+      if (!resolver) throw unauthenticated('unknown_issuer');
+      let payload: JWTPayload;
+      try {
+        ({ payload } = await jwtVerify(token, resolver, {
+          issuer: unverified.iss,
+          audience: cfg.audience,
+          algorithms: cfg.algorithms,
+          clockTolerance: cfg.clockSkewSeconds,
+          currentDate: new Date(clock()),
+          requiredClaims: ['exp', 'sub'],
+          ...(cfg.maxTokenAgeSeconds > 0 ? { maxTokenAge: cfg.maxTokenAgeSeconds } : {}),
+        }));
+      } catch (err) {
+        throw reasonFor(err);
+      }
+      return mapClaims(payload, cfg);
+    },
+  };
+}

@@ -1,0 +1,131 @@
+// Wires the stages into a running service: connections at the edges, the pipeline in the
+// middle, gRPC :9191 and HTTP :9192 in front. main.ts and the test harness both use this.
+import { loadConfig } from './config/index.js';
+import type { ServiceConfig } from './config/index.js';
+import type { Env } from './config/env.js';
+import { createLogger } from './logger.js';
+import type { Logger } from './logger.js';
+import { createAuthenticator } from './identity/jwt.js';
+import { connectRedis } from './redis/connect.js';
+import { createRedisGate } from './gate/index.js';
+import { createOwnerLookup } from './owner/lookup.js';
+import { createPolicyEngine } from './policy/engine.js';
+import { createAuditSink } from './audit/index.js';
+import { createPipeline } from './pipeline.js';
+import { startGrpcServer } from './grpc/server.js';
+import { startHttpServer } from './http/server.js';
+import * as metrics from './metrics.js';
+import { randomUUID } from 'node:crypto';
+import type { AuditEvent } from './types.js';
+
+export interface ServiceHandle {
+  config: ServiceConfig;
+  grpcPort: number;
+  httpPort: number;
+  logger: Logger;
+  /** Drain (NOT_SERVING, finish in-flight checks), flush audit, close connections. */
+  stop(drainMs?: number): Promise<void>;
+}
+
+export async function startService(env: Env, opts: { logger?: Logger; clock?: () => number } = {}): Promise<ServiceHandle> {
+  const config = loadConfig(env);
+  const logger = opts.logger ?? createLogger();
+  const clock = opts.clock ?? Date.now;
+
+  const audit = await createAuditSink(config.audit, logger);
+  const redis = connectRedis(config.redis, logger);
+  const policy = await createPolicyEngine(config.policy, logger);
+  const gate = await createRedisGate({
+    redis,
+    config: config.gate,
+    logger,
+    clock,
+    // Limits changed straight in Redis (redis-cli HSET …) are audited when a replica sees them.
+    onConfigChange: (change) => {
+      const ev: AuditEvent = {
+        event_id: randomUUID(),
+        ts: new Date(clock()).toISOString(),
+        decision: 'allow',
+        reasons: ['config_changed'],
+        actor_sub: null,
+        roles: [],
+        tenant: null,
+        agent: null,
+        session: null,
+        action: 'admin',
+        route: 'config.redis',
+        method: 'CONFIG',
+        path: `${change.key}#${change.field}`,
+        entity_ids: [],
+        memory_id: null,
+        source_ip: null,
+        request_id: randomUUID(),
+        policy_revision: policy.revision(),
+        break_glass: false,
+        phi: false,
+        latency_ms: 0,
+        body_digest: null,
+        status: 200,
+      };
+      audit.append(ev).catch((err: unknown) => logger.error({ err: { message: (err as Error).message } }, 'config change not audited'));
+    },
+  });
+  const owners = createOwnerLookup({
+    mem0Url: config.mem0Url,
+    redis,
+    ttlSeconds: config.ownerCacheSeconds,
+    timeoutMs: config.ownerTimeoutMs,
+    phiLabels: config.phiLabels,
+    logger,
+    ...(config.mem0ApiKey !== undefined ? { apiKey: config.mem0ApiKey } : {}),
+  });
+  const authenticator = createAuthenticator(config.jwt, clock);
+  const decide = createPipeline({
+    parse: { phiLabels: config.phiLabels },
+    authenticator,
+    gate,
+    owners,
+    policy,
+    audit,
+    logger,
+    clock,
+    ...(config.mem0ApiKey !== undefined ? { mem0ApiKey: config.mem0ApiKey } : {}),
+  });
+
+  let draining = false;
+  const grpcServer = await startGrpcServer({ host: config.grpcHost, port: config.grpcPort, decide, logger });
+  const httpServer = await startHttpServer({
+    host: config.httpHost,
+    port: config.httpPort,
+    decide,
+    logger,
+    readiness: () => {
+      const h = audit.health();
+      const redisUp = redis.status === 'ready';
+      metrics.dependencyUp.set({ dependency: 'redis' }, redisUp ? 1 : 0);
+      metrics.dependencyUp.set({ dependency: 'postgres' }, h.pg ? 1 : 0);
+      const checks = { serving: !draining, redis: redisUp, audit_durable: h.pg || h.spoolWritable !== false, policy: policy.revision() !== '' };
+      return { ready: Object.values(checks).every(Boolean), checks };
+    },
+  });
+  metrics.policyRevision.set({ revision: policy.revision() }, 1);
+  logger.info({ grpcPort: grpcServer.port, httpPort: httpServer.port, policyRevision: policy.revision() }, 'mem0-gov authz ready');
+
+  return {
+    config,
+    grpcPort: grpcServer.port,
+    httpPort: httpServer.port,
+    logger,
+    async stop(drainMs = config.drainSeconds * 1000) {
+      draining = true;
+      grpcServer.health.setStatus('', 'NOT_SERVING');
+      if (drainMs > 0) await new Promise((r) => setTimeout(r, drainMs));
+      await grpcServer.shutdown(5_000);
+      await httpServer.close();
+      await gate.close();
+      await policy.close();
+      await audit.close();
+      redis.disconnect();
+    },
+  };
+}
