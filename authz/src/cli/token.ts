@@ -1,0 +1,48 @@
+// `mem0-gov token --tenant acme --role agent-writer`: a dev token signed by the key that
+// `npm run stack` generated and serves as a JWKS. Refuses to work without that dev key.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { devKeyPaths, ensureDevKey, mintDevToken } from '../identity/dev-issuer.js';
+import { TENANT_PATTERN } from '../identity/claims.js';
+import { flags, parseDuration } from './args.js';
+import { UsageError } from './context.js';
+import type { CliContext } from './context.js';
+
+export const DEFAULT_DEV_DIR = '.state/dev-issuer';
+
+export async function run(argv: string[], ctx: CliContext): Promise<number> {
+  const { values } = flags(argv, {
+    tenant: { type: 'string' },
+    role: { type: 'string', multiple: true },
+    sub: { type: 'string' },
+    agent: { type: 'string' },
+    ttl: { type: 'string', default: '15m' },
+    audience: { type: 'string' },
+    issuer: { type: 'string' },
+  });
+  if (!values.tenant || !TENANT_PATTERN.test(values.tenant)) throw new UsageError('--tenant is required (letters, digits, . _ -)');
+  const roles = values.role ?? [];
+  if (roles.length === 0) throw new UsageError('--role is required (agent-reader, agent-writer, admin, auditor; repeat for several)');
+  const dir = ctx.env.MEM0_GOV_DEV_KEY_DIR ?? DEFAULT_DEV_DIR;
+  if (!existsSync(devKeyPaths(dir).privateFile)) {
+    ctx.err(`no dev signing key in ${dir}: start the dev stack first (npm run stack); tokens for real deployments come from your IdP`);
+    return 1;
+  }
+  const issuerFile = join(dir, 'issuer');
+  const issuer = values.issuer ?? ctx.env.MEM0_GOV_DEV_ISSUER ?? (existsSync(issuerFile) ? readFileSync(issuerFile, 'utf8').trim() : undefined);
+  if (!issuer) throw new UsageError(`no issuer: pass --issuer or start the dev stack (it writes ${issuerFile})`);
+  const ttl = parseDuration(values.ttl ?? '15m', '--ttl');
+  const sub = values.sub ?? `${values.tenant}-dev-user`;
+  await ctx.recordAdmin({ command: 'token', target: `subject:${values.tenant}/${sub}`, details: { roles: roles.join(','), ttl_seconds: ttl, issuer } });
+  const token = await mintDevToken(await ensureDevKey(dir), {
+    issuer,
+    audience: values.audience ?? (ctx.env.MEM0_GOV_JWT_AUDIENCE ?? 'mem0-gov').split(',')[0]!,
+    tenant: values.tenant,
+    roles,
+    sub,
+    ttl,
+    ...(values.agent ? { agent: values.agent } : {}),
+  });
+  ctx.out(token);
+  return 0;
+}
