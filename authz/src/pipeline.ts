@@ -19,7 +19,7 @@ import type {
   Verdict,
 } from './types.js';
 import type { Authenticator } from './identity/jwt.js';
-import { parseCheck } from './request/parse.js';
+import { bodyDigest, parseCheck } from './request/parse.js';
 import type { ParseOptions, RawCheck } from './request/parse.js';
 import { buildPolicyInput } from './policy/input.js';
 import { allowVerdict, denyVerdict } from './respond/verdict.js';
@@ -206,7 +206,7 @@ function auditEvent(
     break_glass: t.policy?.break_glass === true,
     phi: t.policy?.phi === true || t.req?.phiInBody === true || t.owner?.phi === true,
     latency_ms: Math.round(latencyMs * 1000) / 1000,
-    body_digest: t.req?.bodyDigest ?? null,
+    body_digest: t.req?.bodyDigest ?? bodyDigest(raw.body) ?? null,
     status: r.status,
   };
 }

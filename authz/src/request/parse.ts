@@ -32,6 +32,11 @@ const MEMORY_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
+/** sha256 hex of the raw body: what audit records instead of the content. */
+export function bodyDigest(bytes: Uint8Array | undefined): string | undefined {
+  return bytes && bytes.length > 0 ? createHash('sha256').update(bytes).digest('hex') : undefined;
+}
+
 function invalid(reason: string): never {
   throw new PipelineStop('invalid_request', reason, 400);
 }
@@ -195,7 +200,7 @@ export function parseCheck(raw: RawCheck, opts: ParseOptions): Mem0Request {
   }
 
   let body: Record<string, unknown> | undefined;
-  let bodyDigest: string | undefined;
+  const digest = bodyDigest(raw.body);
   const hasBody = (raw.body?.length ?? 0) > 0;
   if (BODY_METHODS.has(method)) {
     body = parseJsonBody(raw);
@@ -204,7 +209,6 @@ export function parseCheck(raw: RawCheck, opts: ParseOptions): Mem0Request {
     // but still digested for audit.
     if (match.route === 'memories.bulk_delete') body = parseJsonBody(raw);
   }
-  if (hasBody && raw.body) bodyDigest = createHash('sha256').update(raw.body).digest('hex');
 
   if (body) {
     bodyEntities(body, entities);
@@ -238,7 +242,7 @@ export function parseCheck(raw: RawCheck, opts: ParseOptions): Mem0Request {
   };
   if (match.memoryId !== undefined) req.memoryId = match.memoryId;
   if (body !== undefined) req.body = body;
-  if (bodyDigest !== undefined) req.bodyDigest = bodyDigest;
+  if (digest !== undefined) req.bodyDigest = digest;
   const ua = raw.headers['user-agent'];
   if (ua !== undefined) req.userAgent = ua;
   return req;

@@ -1,0 +1,35 @@
+// `npm run stack`: the whole governance stack on loopback with DESIGN's default ports —
+// Envoy :9000 (TLS) → authz :9191 (gRPC) / :9192 (HTTP) → Mem0 :9006 (the in-memory
+// stand-in, or a real Mem0 via MEM0_GOV_MEM0_URL), plus redis-server, PostgreSQL and a
+// dev token issuer on :9193. Generated material (dev key, certs, spool) lives in .state/.
+import { join } from 'node:path';
+import { startStack } from '../testing/stack.js';
+import { ROOT } from '../testing/tools.js';
+
+const realMem0 = process.env.MEM0_GOV_MEM0_URL;
+const stack = await startStack({
+  stateDir: join(ROOT, '.state'),
+  ports: { envoy: 9000, envoyAdmin: 9901, grpc: 9191, http: 9192, issuer: 9193, ...(realMem0 ? {} : { mem0: 9006 }) },
+  ...(realMem0 ? { mem0Url: realMem0 } : {}),
+  logLevel: process.env.MEM0_GOV_LOG_LEVEL ?? 'info',
+});
+
+const ca = stack.envoy.caFile;
+process.stdout.write(`
+mem0-gov stack ready: https://127.0.0.1:${stack.envoy.port} → authz 127.0.0.1:${stack.authz.grpcPort} → Mem0 ${stack.mem0Url}
+  mint a dev token:  TOKEN=$(bin/mem0-gov token --tenant acme --role agent-writer)
+  call Mem0:         curl --cacert ${ca} -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
+                       -d '{"messages":[{"role":"user","content":"I like tea"}],"user_id":"acme:alice"}' https://127.0.0.1:${stack.envoy.port}/memories
+  health/metrics:    http://127.0.0.1:${stack.authz.httpPort}/readyz  /metrics     Envoy admin: http://127.0.0.1:${stack.envoy.adminPort}
+  admin CLI env:     export MEM0_GOV_REDIS_URL=${stack.redis.url} MEM0_GOV_PG_URL=${stack.env.MEM0_GOV_PG_URL} MEM0_GOV_PG_ADMIN_URL=${stack.env.MEM0_GOV_PG_ADMIN_URL}
+Ctrl-C stops everything.
+`);
+
+let stopping = false;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    if (stopping) return;
+    stopping = true;
+    stack.stop().then(() => process.exit(0));
+  });
+}

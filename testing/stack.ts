@@ -1,0 +1,126 @@
+// The whole thing on loopback: redis-server, PostgreSQL, the Mem0 stand-in (or a real Mem0),
+// the dev token issuer, the authz service and Envoy. `npm run stack` and the e2e tests use it.
+import { mkdtempSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startRedis } from './redis.js';
+import { startPostgres } from './postgres.js';
+import { startMem0Standin } from './mem0-standin.js';
+import { startEnvoy } from './envoy.js';
+import { freePort } from './tools.js';
+import { ensureDevKey, mintDevToken, serveDevIssuer } from '../authz/src/identity/dev-issuer.js';
+import type { MintOptions } from '../authz/src/identity/dev-issuer.js';
+import { startService } from '../authz/src/service.js';
+import type { ServiceHandle } from '../authz/src/service.js';
+import { createLogger } from '../authz/src/logger.js';
+
+export interface StackOptions {
+  /** Fixed ports for `npm run stack`; free ports when omitted (tests). */
+  ports?: { envoy?: number; envoyAdmin?: number; grpc?: number; http?: number; mem0?: number; issuer?: number };
+  /** Use this Mem0 instead of the stand-in. */
+  mem0Url?: string;
+  /** Where generated material (dev key, certs, spool) goes; a temp dir by default. */
+  stateDir?: string;
+  /** Extra MEM0_GOV_* variables for the authz service. */
+  env?: Record<string, string>;
+  variant?: 'grpc' | 'http';
+  logLevel?: string;
+  /** Mem0 API key the stand-in requires and authz injects (MEM0_GOV_MEM0_API_KEY_FILE). */
+  mem0ApiKey?: string;
+}
+
+export type Stack = Awaited<ReturnType<typeof startStack>>;
+
+export async function startStack(opts: StackOptions = {}) {
+  const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), 'mem0gov-stack-'));
+  await mkdir(stateDir, { recursive: true });
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const s of stops.reverse()) await s().catch(() => undefined);
+  };
+  try {
+    const redis = await startRedis();
+    stops.push(() => redis.stop());
+    const pg = await startPostgres();
+    stops.push(() => pg.stop());
+
+    const mem0 = opts.mem0Url
+      ? undefined
+      : await startMem0Standin({ ...(opts.ports?.mem0 ? { port: opts.ports.mem0 } : {}), ...(opts.mem0ApiKey ? { requireApiKey: opts.mem0ApiKey } : {}) });
+    if (mem0) stops.push(() => mem0.stop());
+    const mem0Url = opts.mem0Url ?? mem0!.url;
+
+    const devDir = join(stateDir, 'dev-issuer');
+    const devKey = await ensureDevKey(devDir);
+    const issuerSrv = await serveDevIssuer(devKey, opts.ports?.issuer ?? (await freePort()));
+    stops.push(() => issuerSrv.close());
+    await writeFile(join(devDir, 'issuer'), issuerSrv.issuer);
+
+    const env: Record<string, string> = {
+      MEM0_GOV_GRPC_HOST: '127.0.0.1',
+      MEM0_GOV_GRPC_PORT: String(opts.ports?.grpc ?? (await freePort())),
+      MEM0_GOV_HTTP_HOST: '127.0.0.1',
+      MEM0_GOV_HTTP_PORT: String(opts.ports?.http ?? (await freePort())),
+      MEM0_GOV_DRAIN_SECONDS: '0',
+      MEM0_GOV_MEM0_URL: mem0Url,
+      MEM0_GOV_JWT_ISSUERS: issuerSrv.issuer,
+      MEM0_GOV_JWT_AUDIENCE: 'mem0-gov',
+      MEM0_GOV_REDIS_URL: redis.url,
+      MEM0_GOV_PG_URL: pg.adminUrl,
+      MEM0_GOV_PG_ADMIN_URL: pg.adminUrl,
+      MEM0_GOV_AUDIT_SPOOL_DIR: join(stateDir, 'spool'),
+      MEM0_GOV_AUDIT_CHAIN_ID: `stack-${process.pid}`,
+      ...opts.env,
+    };
+    if (opts.mem0ApiKey) {
+      const keyFile = join(stateDir, 'mem0-api-key');
+      await writeFile(keyFile, opts.mem0ApiKey, { mode: 0o600 });
+      env.MEM0_GOV_MEM0_API_KEY_FILE = keyFile;
+    }
+    const logger = createLogger(opts.logLevel ?? 'warn');
+    let authz: ServiceHandle = await startService(env, { logger });
+    stops.push(() => authz.stop(0));
+
+    const envoy = await startEnvoy({
+      authzGrpcPort: authz.grpcPort,
+      authzHttpPort: authz.httpPort,
+      mem0Port: Number(new URL(mem0Url).port),
+      variant: opts.variant ?? 'grpc',
+      workDir: join(stateDir, 'envoy'),
+      ...(opts.ports?.envoy ? { listenPort: opts.ports.envoy } : {}),
+      ...(opts.ports?.envoyAdmin ? { adminPort: opts.ports.envoyAdmin } : {}),
+    });
+    stops.push(() => envoy.stop());
+
+    const token = (o: Omit<MintOptions, 'issuer' | 'audience'> & { audience?: string }): Promise<string> =>
+      mintDevToken(devKey, { audience: 'mem0-gov', ...o, issuer: issuerSrv.issuer });
+
+    return {
+      stateDir,
+      redis,
+      pg,
+      mem0,
+      mem0Url,
+      envoy,
+      issuer: issuerSrv.issuer,
+      env,
+      token,
+      get authz(): ServiceHandle {
+        return authz;
+      },
+      /** Stops the authz service (its ports stay unanswered) — for fail-closed tests. */
+      async stopAuthz(): Promise<void> {
+        await authz.stop(0);
+      },
+      /** Starts authz again with the same configuration (and optional overrides). */
+      async restartAuthz(extra: Record<string, string> = {}): Promise<void> {
+        authz = await startService({ ...env, ...extra }, { logger });
+      },
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
