@@ -88,7 +88,7 @@ export async function startStack(opts: StackOptions = {}) {
       mem0Port: Number(new URL(mem0Url).port),
       variant: opts.variant ?? 'grpc',
       workDir: join(stateDir, 'envoy'),
-      ...(opts.ports?.envoy ? { listenPort: opts.ports.envoy } : {}),
+      ...(opts.ports?.envoy ? { port: opts.ports.envoy } : {}),
       ...(opts.ports?.envoyAdmin ? { adminPort: opts.ports.envoyAdmin } : {}),
     });
     stops.push(() => envoy.stop());

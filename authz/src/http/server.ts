@@ -27,13 +27,13 @@ export function rawCheckFromHttp(req: IncomingMessage, body: Uint8Array): RawChe
   }
   const url = req.url ?? '/';
   const path = url.startsWith(CHECK_PREFIX) ? url.slice(CHECK_PREFIX.length) || '/' : url;
-  // Envoy (use_remote_address: true) appends the client address as the last XFF hop.
-  const xff = headers['x-forwarded-for']?.split(',').map((s) => s.trim()).filter(Boolean);
+  // Envoy (use_remote_address: true) sets x-envoy-external-address itself, overwriting any
+  // client-sent value; the last XFF hop can be Envoy's own address for loopback callers.
   const raw: RawCheck = {
     method: req.method ?? 'GET',
     path,
     headers,
-    sourceIp: xff?.[xff.length - 1] ?? req.socket.remoteAddress ?? '',
+    sourceIp: headers['x-envoy-external-address'] ?? req.socket.remoteAddress ?? '',
     requestId: headers['x-request-id'] || randomUUID(),
   };
   if (body.length > 0) raw.body = body;

@@ -87,9 +87,12 @@ describe('denied requests never reach Mem0', () => {
     const bad = await req({ method: 'POST', path: '/memories', token, body: '{"user_id": "acme:a",' });
     expect(bad.status).toBe(400);
     expect(bad.json()).toMatchObject({ error: 'invalid_request', reason: 'invalid_json' });
-    const traversal = await req({ method: 'GET', path: '/memories/%2e%2e/reset', token });
-    expect(traversal.status).toBe(400);
-    expect(traversal.json()).toMatchObject({ reason: 'path_traversal' });
+    const notJson = await req({ method: 'POST', path: '/memories', token, headers: { 'content-type': 'text/plain' }, body: 'hello' });
+    expect(notJson.status).toBe(400);
+    expect(notJson.json()).toMatchObject({ reason: 'unsupported_content_type' });
+    const dup = await req({ method: 'GET', path: '/memories?user_id=acme:a&user_id=globex:b', token });
+    expect(dup.status).toBe(400);
+    expect(dup.json()).toMatchObject({ reason: 'duplicate_parameter' });
     expect(stack.mem0!.requests.length).toBe(before);
   });
 

@@ -1,0 +1,197 @@
+// Every shipped Envoy config loads in the real Envoy (`--mode validate`), keeps its security
+// settings, and the Istio example parses with the settings the README promises.
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
+import { envoyConfigPath, renderEnvoyConfig } from '../../../../envoy/render.js';
+import { generateDevCerts, type DevCerts } from '../../../../testing/certs.js';
+import { validateEnvoyConfig } from '../../../../testing/envoy.js';
+import { ROOT } from '../../../../testing/tools.js';
+
+const run = promisify(execFile);
+type Obj = Record<string, unknown>;
+
+/** Walks a parsed config by keys / indexes, or named list items (`{ name }`). */
+function at(node: unknown, ...path: Array<string | number | { name: string }>): unknown {
+  let cur = node;
+  for (const p of path) {
+    if (typeof p === 'object') cur = (cur as Obj[]).find((x) => x.name === p.name);
+    else cur = (cur as Obj)[p as string];
+    if (cur === undefined) throw new Error(`missing ${JSON.stringify(p)}`);
+  }
+  return cur;
+}
+
+const hcm = (cfg: unknown): Obj => at(cfg, 'static_resources', 'listeners', { name: 'mem0_edge' }, 'filter_chains', 0, 'filters', 0, 'typed_config') as Obj;
+const extAuthz = (cfg: unknown): Obj => at(hcm(cfg), 'http_filters', { name: 'envoy.filters.http.ext_authz' }, 'typed_config') as Obj;
+
+let work: string;
+let certs: DevCerts;
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'mem0-gov-envoy-cfg-'));
+  // The committed files name .state/certs/server.{crt,key} relative to Envoy's cwd.
+  certs = await generateDevCerts(join(work, '.state', 'certs'));
+});
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('envoy --mode validate', () => {
+  for (const variant of ['grpc', 'http'] as const) {
+    it(`accepts the committed ${variant} config unchanged`, async () => {
+      const res = await validateEnvoyConfig(envoyConfigPath(variant), work);
+      expect(res.output).toContain('OK');
+      expect(res.output).not.toMatch(/deprecat/i);
+      expect(res.ok).toBe(true);
+    });
+
+    it(`accepts the ${variant} config as rendered for tests and the stack`, async () => {
+      const file = join(work, `rendered-${variant}.yaml`);
+      await writeFile(file, renderEnvoyConfig({
+        variant, listenPort: 19000, adminPort: 19901, authzGrpcPort: 19191, authzHttpPort: 19192, mem0Port: 19006,
+        certFile: certs.certFile, keyFile: certs.keyFile,
+      }));
+      const res = await validateEnvoyConfig(file, work);
+      expect(res.ok, res.output).toBe(true);
+    });
+  }
+
+  it('rejects a config Envoy cannot load (so the checks above can fail)', async () => {
+    const file = join(work, 'broken.yaml');
+    const text = (await readFile(envoyConfigPath('grpc'), 'utf8')).replace('TLSv1_2', 'TLSv9_9');
+    await writeFile(file, text);
+    const res = await validateEnvoyConfig(file, work);
+    expect(res.ok).toBe(false);
+  });
+});
+
+describe('edge security settings (committed files)', () => {
+  const load = async (variant: 'grpc' | 'http'): Promise<unknown> => parse(await readFile(envoyConfigPath(variant), 'utf8'));
+
+  it('gRPC ext_authz fails closed with the whole body, 1 MiB, 250 ms', async () => {
+    const cfg = await load('grpc');
+    const ea = extAuthz(cfg);
+    expect(ea.failure_mode_allow).toBe(false);
+    expect(ea.transport_api_version).toBe('V3');
+    expect(at(ea, 'status_on_error', 'code')).toBe('ServiceUnavailable');
+    expect(at(ea, 'grpc_service', 'envoy_grpc', 'cluster_name')).toBe('mem0_gov_authz');
+    expect(at(ea, 'grpc_service', 'timeout')).toBe('0.25s');
+    expect(ea.with_request_body).toEqual({ max_request_bytes: 1048576, allow_partial_message: false, pack_as_bytes: true });
+    const authzCluster = at(cfg, 'static_resources', 'clusters', { name: 'mem0_gov_authz' }) as Obj;
+    expect(at(authzCluster, 'typed_extension_protocol_options', 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions', 'explicit_http_config')).toHaveProperty('http2_protocol_options');
+  });
+
+  it('admin listens on loopback only and the edge defaults match DESIGN ports', async () => {
+    for (const variant of ['grpc', 'http'] as const) {
+      const cfg = await load(variant);
+      expect(at(cfg, 'admin', 'address', 'socket_address')).toEqual({ address: '127.0.0.1', port_value: 9901 });
+      expect(at(cfg, 'static_resources', 'listeners', { name: 'mem0_edge' }, 'address', 'socket_address', 'port_value')).toBe(9000);
+      expect(at(cfg, 'static_resources', 'clusters', { name: 'mem0' }, 'load_assignment', 'endpoints', 0, 'lb_endpoints', 0, 'endpoint', 'address', 'socket_address'))
+        .toEqual({ address: '127.0.0.1', port_value: 9006 });
+    }
+  });
+
+  it('the HTTP variant differs from the gRPC one only in how it asks authz', async () => {
+    const strip = (cfg: unknown): unknown => {
+      const c = structuredClone(cfg) as Obj;
+      const filters = hcm(c).http_filters as Obj[];
+      filters.splice(filters.findIndex((f) => f.name === 'envoy.filters.http.ext_authz'), 1);
+      const clusters = at(c, 'static_resources', 'clusters') as Obj[];
+      (c.static_resources as Obj).clusters = clusters.filter((x) => x.name === 'mem0');
+      return c;
+    };
+    const grpc = await load('grpc');
+    const http = await load('http');
+    expect(strip(http)).toEqual(strip(grpc));
+    const ea = extAuthz(http);
+    expect(ea.failure_mode_allow).toBe(false);
+    expect(at(ea, 'status_on_error', 'code')).toBe('ServiceUnavailable');
+    expect(at(ea, 'http_service', 'path_prefix')).toBe('/check');
+    expect(at(ea, 'with_request_body')).toEqual({ max_request_bytes: 1048576, allow_partial_message: false });
+  });
+
+  it('renders only ports, hosts and cert paths', async () => {
+    const rendered = parse(renderEnvoyConfig({
+      listenPort: 1, adminPort: 2, authzGrpcPort: 3, mem0Port: 4, certFile: '/c.crt', keyFile: '/c.key',
+      listenAddress: '127.0.0.1', authzHost: 'authz', mem0Host: 'mem0',
+    })) as Obj;
+    const original = await load('grpc');
+    const sock = (cfg: unknown, cluster: string): unknown => at(cfg, 'static_resources', 'clusters', { name: cluster }, 'load_assignment', 'endpoints', 0, 'lb_endpoints', 0, 'endpoint', 'address', 'socket_address');
+    expect(sock(rendered, 'mem0_gov_authz')).toEqual({ address: 'authz', port_value: 3 });
+    expect(sock(rendered, 'mem0')).toEqual({ address: 'mem0', port_value: 4 });
+    const tls = at(rendered, 'static_resources', 'listeners', 0, 'filter_chains', 0, 'transport_socket', 'typed_config', 'common_tls_context', 'tls_certificates', 0);
+    expect(tls).toEqual({ certificate_chain: { filename: '/c.crt' }, private_key: { filename: '/c.key' } });
+    // Put the defaults back: nothing else may differ.
+    const back = structuredClone(rendered);
+    (at(back, 'admin', 'address', 'socket_address') as Obj).port_value = 9901;
+    Object.assign(at(back, 'static_resources', 'listeners', 0, 'address', 'socket_address') as Obj, { address: '0.0.0.0', port_value: 9000 });
+    Object.assign(sock(back, 'mem0_gov_authz') as Obj, { address: '127.0.0.1', port_value: 9191 });
+    Object.assign(sock(back, 'mem0') as Obj, { address: '127.0.0.1', port_value: 9006 });
+    const backTls = at(back, 'static_resources', 'listeners', 0, 'filter_chains', 0, 'transport_socket', 'typed_config', 'common_tls_context', 'tls_certificates', 0) as Obj;
+    backTls.certificate_chain = { filename: '.state/certs/server.crt' };
+    backTls.private_key = { filename: '.state/certs/server.key' };
+    expect(back).toEqual(original);
+  });
+
+  it('the HTTP variant renders the authz HTTP port into both the cluster and server_uri', () => {
+    const rendered = parse(renderEnvoyConfig({
+      variant: 'http', listenPort: 1, adminPort: 2, authzGrpcPort: 3, authzHttpPort: 5, mem0Port: 4, certFile: '/c', keyFile: '/k',
+    }));
+    expect(at(extAuthz(rendered), 'http_service', 'server_uri', 'uri')).toBe('http://127.0.0.1:5');
+    expect(at(rendered, 'static_resources', 'clusters', { name: 'mem0_gov_authz_http' }, 'load_assignment', 'endpoints', 0, 'lb_endpoints', 0, 'endpoint', 'address', 'socket_address', 'port_value')).toBe(5);
+  });
+});
+
+describe('dev certificates', () => {
+  it('are an EC P-256 server cert for localhost and 127.0.0.1, signed by the dev CA, key private', async () => {
+    const { stdout } = await run('openssl', ['x509', '-in', certs.certFile, '-noout', '-text']);
+    expect(stdout).toContain('DNS:localhost');
+    expect(stdout).toContain('IP Address:127.0.0.1');
+    expect(stdout).toContain('prime256v1');
+    expect(stdout).toContain('TLS Web Server Authentication');
+    const verify = await run('openssl', ['verify', '-CAfile', certs.caFile, certs.certFile]);
+    expect(verify.stdout).toContain('OK');
+    expect((await stat(certs.keyFile)).mode & 0o077).toBe(0);
+  });
+
+  it('are reused while valid and never land in the repository', async () => {
+    const before = await readFile(certs.certFile, 'utf8');
+    await generateDevCerts(join(work, '.state', 'certs'));
+    expect(await readFile(certs.certFile, 'utf8')).toBe(before);
+    const { stdout } = await run('git', ['ls-files', '--', '*.crt', '*.key', '*.pem'], { cwd: ROOT });
+    expect(stdout.trim()).toBe('');
+  });
+});
+
+describe('Istio example', () => {
+  const istio = (f: string): string => join(ROOT, 'envoy', 'istio', f);
+
+  it('meshConfig registers mem0-gov authz as a fail-closed gRPC ext_authz provider with the body', async () => {
+    const doc = parse(await readFile(istio('mesh-config.yaml'), 'utf8')) as Obj;
+    expect(doc.kind).toBe('IstioOperator');
+    const providers = at(doc, 'spec', 'meshConfig', 'extensionProviders') as Obj[];
+    const p = providers.find((x) => x.name === 'mem0-gov-authz') as Obj;
+    expect(p.envoyExtAuthzGrpc).toMatchObject({
+      service: 'mem0-gov-authz.mem0-gov.svc.cluster.local', port: 9191, failOpen: false, statusOnError: '503',
+      includeRequestBodyInCheck: { maxRequestBytes: 1048576, allowPartialMessage: false },
+    });
+  });
+
+  it('AuthorizationPolicy sends every request of the Mem0 workload to that provider (CUSTOM)', async () => {
+    const docs = parseAllDocuments(await readFile(istio('authorization-policy.yaml'), 'utf8'));
+    for (const d of docs) expect(d.errors).toEqual([]);
+    const objs = docs.map((d) => d.toJS() as Obj);
+    const policy = objs.find((o) => o.kind === 'AuthorizationPolicy') as Obj;
+    expect(policy.apiVersion).toBe('security.istio.io/v1');
+    expect(policy.spec).toEqual({
+      selector: { matchLabels: { app: 'mem0' } }, action: 'CUSTOM', provider: { name: 'mem0-gov-authz' }, rules: [{}],
+    });
+    const peer = objs.find((o) => o.kind === 'PeerAuthentication') as Obj;
+    expect(at(peer, 'spec', 'mtls', 'mode')).toBe('STRICT');
+  });
+});
