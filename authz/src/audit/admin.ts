@@ -1,0 +1,59 @@
+// Admin actions (CLI) in the audit chain: their own chain per host, `admin:<hostname>`.
+import { hostname } from 'node:os';
+import { createHash, randomUUID } from 'node:crypto';
+import type { Env } from '../config/env.js';
+import type { AdminAction } from '../cli/context.js';
+import { createLogger } from '../logger.js';
+import { loadAuditConfig, type AuditConfig } from './config.js';
+import { jcs } from './jcs.js';
+import { ensureSchema } from './migrate.js';
+import { ChainWriter } from './writer.js';
+
+/** The chain admin actions of this host go to (one writer at a time, by advisory lock). */
+export function adminChainId(env: Env): string {
+  return env.MEM0_GOV_AUDIT_ADMIN_CHAIN_ID ?? `admin:${hostname()}`;
+}
+
+/**
+ * Writes one audit row for a CLI admin action and waits for the PostgreSQL commit (no spool:
+ * a CLI process may not come back to replay it). Throws if it cannot; the action must not run.
+ * details are small operator-supplied values (limits, grant ids): recorded in `reasons` as
+ * `detail:<key>=<value>` and digested into body_digest. Never pass secrets in details.
+ */
+export async function recordAdminAction(env: Env, action: AdminAction): Promise<void> {
+  const base = loadAuditConfig(env);
+  const cfg: AuditConfig = { ...base, chainId: adminChainId(env), spool: false };
+  const logger = createLogger(env.MEM0_GOV_LOG_LEVEL ?? 'warn');
+  await ensureSchema({ pgUrl: cfg.pgUrl, migrate: cfg.migrate, logger, ...(cfg.adminUrl !== undefined ? { adminUrl: cfg.adminUrl } : {}) });
+  const writer = await ChainWriter.open({ ...cfg, batchMs: 0 }, logger, { lockWaitMs: 10_000 });
+  try {
+    const details = Object.keys(action.details).sort().map((k) => `detail:${k}=${String(action.details[k])}`);
+    await writer.append({
+      event_id: randomUUID(),
+      ts: new Date().toISOString(),
+      decision: 'allow',
+      reasons: ['admin_action', ...details],
+      actor_sub: action.actor,
+      roles: ['admin'],
+      tenant: /^tenant:/.test(action.target) ? action.target.slice('tenant:'.length) : null,
+      agent: 'mem0-gov-cli',
+      session: null,
+      action: 'admin',
+      route: `cli.${action.command}`,
+      method: 'CLI',
+      path: action.target,
+      entity_ids: [],
+      memory_id: null,
+      source_ip: null,
+      request_id: randomUUID(),
+      policy_revision: null,
+      break_glass: false,
+      phi: false,
+      latency_ms: 0,
+      body_digest: createHash('sha256').update(jcs(action.details)).digest('hex'),
+      status: 0,
+    });
+  } finally {
+    await writer.close();
+  }
+}

@@ -1,0 +1,69 @@
+// CSV form of exported rows (RFC 4180). Unambiguous enough to verify from: an empty unquoted cell
+// is null, `""` is the empty string, arrays are JSON, numbers and booleans are plain.
+import { ROW_COLUMNS, type AuditRow } from './row.js';
+
+const NUMERIC = new Set<string>(['seq', 'latency_ms', 'status']);
+const BOOLEAN = new Set<string>(['break_glass', 'phi']);
+const ARRAY = new Set<string>(['reasons', 'roles', 'entity_ids']);
+
+function cell(v: unknown): string {
+  if (v === null) return '';
+  const s = Array.isArray(v) ? JSON.stringify(v) : String(v);
+  return '"' + s.replace(/"/g, '""') + '"';
+}
+
+export const CSV_HEADER = ROW_COLUMNS.join(',');
+
+export function rowToCsv(row: AuditRow): string {
+  return ROW_COLUMNS.map((c) => (NUMERIC.has(c) || BOOLEAN.has(c) ? String(row[c]) : cell(row[c]))).join(',');
+}
+
+/** Splits CSV text into records of [value, quoted] cells. */
+function parseRecords(text: string): { v: string; q: boolean }[][] {
+  const out: { v: string; q: boolean }[][] = [];
+  let rec: { v: string; q: boolean }[] = [];
+  let i = 0;
+  const n = text.length;
+  while (i < n) {
+    let v = '';
+    let q = false;
+    if (text[i] === '"') {
+      q = true;
+      i++;
+      for (;;) {
+        const j = text.indexOf('"', i);
+        if (j < 0) throw new Error('unterminated quoted cell');
+        v += text.slice(i, j);
+        if (text[j + 1] === '"') { v += '"'; i = j + 2; continue; }
+        i = j + 1;
+        break;
+      }
+    } else {
+      while (i < n && text[i] !== ',' && text[i] !== '\n' && text[i] !== '\r') v += text[i++];
+    }
+    rec.push({ v, q });
+    if (text[i] === ',') { i++; continue; }
+    if (text[i] === '\r') i++;
+    if (text[i] === '\n' || i >= n) { out.push(rec); rec = []; i++; }
+  }
+  return out;
+}
+
+export function parseCsvRows(text: string): AuditRow[] {
+  const recs = parseRecords(text);
+  const header = recs.shift()?.map((c) => c.v).join(',');
+  if (header !== CSV_HEADER) throw new Error('CSV header does not match the audit row columns');
+  return recs.filter((r) => r.length > 1 || r[0]?.v !== '').map((r) => {
+    const row: Record<string, unknown> = {};
+    ROW_COLUMNS.forEach((c, k) => {
+      const cellv = r[k];
+      if (cellv === undefined) throw new Error(`CSV record has too few cells`);
+      if (!cellv.q && cellv.v === '' && !NUMERIC.has(c) && !BOOLEAN.has(c)) row[c] = null;
+      else if (NUMERIC.has(c)) row[c] = Number(cellv.v);
+      else if (BOOLEAN.has(c)) row[c] = cellv.v === 'true';
+      else if (ARRAY.has(c)) row[c] = JSON.parse(cellv.v) as string[];
+      else row[c] = cellv.v;
+    });
+    return row as unknown as AuditRow;
+  });
+}

@@ -1,0 +1,166 @@
+// Chain verification (audit/README.md "Verification"): pure, streaming, stops at the first bad row.
+// Fed by PostgreSQL pages (verifyDatabase) or an export file (verify-file.ts).
+import { canonicalHashedFast, chainHash, GENESIS_HASH, type AuditRow } from './row.js';
+import type { Checkpoint, CheckpointVerifier } from './checkpoint.js';
+
+export type VerifyReason =
+  | 'wrong_chain'          // a row of another chain in this chain's stream
+  | 'rows_missing'         // seq gap: rows deleted
+  | 'seq_out_of_order'     // seq repeats or goes back: rows reordered or duplicated
+  | 'prev_hash_mismatch'   // link broken: a row before it was removed, inserted or replaced
+  | 'hash_mismatch'        // the row's content is not what was hashed: modified, renumbered or forged
+  | 'checkpoint_mismatch'  // the chain is self-consistent but contradicts a signed checkpoint
+  | 'checkpoint_beyond_head' // a checkpoint names a seq the chain no longer has: tail deleted
+  | 'checkpoint_bad_signature'
+  | 'checkpoint_unknown_key';
+
+export interface VerifyProblem {
+  chain_id: string;
+  seq: number;
+  event_id: string | null;
+  reason: VerifyReason;
+  detail: string;
+}
+
+export interface ChainReport {
+  chain_id: string;
+  rows: number;
+  first_seq: number | null;
+  last_seq: number | null;
+  head_hash: string | null;
+  checkpoints_verified: number;
+  /** Checkpoints whose signature could not be checked (no public key given). */
+  checkpoints_unsigned_check: number;
+  problem: VerifyProblem | null;
+}
+
+export interface VerifierOptions {
+  /** First seq expected (export segments start mid-chain). Default 1. */
+  startSeq?: number;
+  /** prev_hash of the first row. Default genesis (64 zeros) when startSeq is 1. */
+  startPrevHash?: string;
+  checkpoints?: readonly Checkpoint[];
+  /** Public keys; without any, checkpoint hashes are still compared but signatures are not checked. */
+  keys?: readonly CheckpointVerifier[];
+  /**
+   * A filtered export (one tenant): seq gaps are expected. Each row's own hash is still checked
+   * against its prev_hash; links are checked only between consecutive seqs.
+   */
+  sparse?: boolean;
+}
+
+export class ChainVerifier {
+  private expectedSeq: number;
+  private prevHash: string | null;
+  private rows = 0;
+  private firstSeq: number | null = null;
+  private lastSeq: number | null = null;
+  private problem: VerifyProblem | null = null;
+  private readonly cps = new Map<number, Checkpoint[]>();
+  private cpVerified = 0;
+  private cpUnchecked = 0;
+  private readonly keys: readonly CheckpointVerifier[];
+  private readonly sparse: boolean;
+
+  constructor(readonly chainId: string, opts: VerifierOptions = {}) {
+    this.sparse = opts.sparse ?? false;
+    this.expectedSeq = opts.startSeq ?? 1;
+    this.prevHash = opts.startPrevHash ?? (this.expectedSeq === 1 ? GENESIS_HASH : null);
+    this.keys = opts.keys ?? [];
+    for (const cp of opts.checkpoints ?? []) {
+      if (cp.chain_id !== chainId || cp.seq < this.expectedSeq) continue;
+      const list = this.cps.get(cp.seq) ?? [];
+      list.push(cp);
+      this.cps.set(cp.seq, list);
+    }
+  }
+
+  get failed(): boolean {
+    return this.problem !== null;
+  }
+
+  private fail(row: { seq: number; event_id: string | null }, reason: VerifyReason, detail: string): false {
+    this.problem = { chain_id: this.chainId, seq: row.seq, event_id: row.event_id, reason, detail };
+    return false;
+  }
+
+  /** Checks one row; false once a problem was found (later rows are not looked at). */
+  push(row: AuditRow): boolean {
+    if (this.problem !== null) return false;
+    if (row.chain_id !== this.chainId) return this.fail(row, 'wrong_chain', `row belongs to chain ${JSON.stringify(row.chain_id)}`);
+    if (this.sparse && row.seq > this.expectedSeq) {
+      this.expectedSeq = row.seq;
+      this.prevHash = null;
+    }
+    if (row.seq !== this.expectedSeq) {
+      return row.seq > this.expectedSeq
+        ? this.fail(row, 'rows_missing', `expected seq ${this.expectedSeq}, found ${row.seq}: rows ${this.expectedSeq}..${row.seq - 1} are missing`)
+        : this.fail(row, 'seq_out_of_order', `expected seq ${this.expectedSeq}, found ${row.seq}`);
+    }
+    if (this.prevHash !== null && row.prev_hash !== this.prevHash) {
+      return this.fail(row, 'prev_hash_mismatch', `prev_hash ${row.prev_hash} does not match the previous row's hash ${this.prevHash}`);
+    }
+    const computed = chainHash(row.prev_hash, canonicalHashedFast(row));
+    if (computed !== row.hash) {
+      return this.fail(row, 'hash_mismatch', `stored hash ${row.hash} but the row hashes to ${computed}: a field was modified (or the row renumbered/forged)`);
+    }
+    const cps = this.cps.get(row.seq);
+    if (cps !== undefined && !this.checkCheckpoints(row, cps)) return false;
+    if (this.firstSeq === null) this.firstSeq = row.seq;
+    this.lastSeq = row.seq;
+    this.prevHash = row.hash;
+    this.expectedSeq = row.seq + 1;
+    this.rows++;
+    return true;
+  }
+
+  private checkCheckpoints(row: AuditRow, cps: readonly Checkpoint[]): boolean {
+    for (const cp of cps) {
+      if (!this.signatureOk(row, cp)) return false;
+      if (cp.hash !== row.hash) {
+        return this.fail(row, 'checkpoint_mismatch', `signed checkpoint (key ${cp.key_id}) says seq ${cp.seq} has hash ${cp.hash}, the chain has ${row.hash}: the chain was rewritten after the previous checkpoint`);
+      }
+    }
+    return true;
+  }
+
+  private signatureOk(row: { seq: number; event_id: string | null }, cp: Checkpoint): boolean {
+    if (this.keys.length === 0) {
+      this.cpUnchecked++;
+      return true;
+    }
+    const key = this.keys.find((k) => k.keyId === cp.key_id);
+    if (key === undefined) return this.fail(row, 'checkpoint_unknown_key', `checkpoint at seq ${cp.seq} is signed by unknown key ${cp.key_id}`);
+    if (!key.verify(cp)) return this.fail(row, 'checkpoint_bad_signature', `checkpoint at seq ${cp.seq} has an invalid signature`);
+    this.cpVerified++;
+    return true;
+  }
+
+  finish(): ChainReport {
+    if (this.problem === null) {
+      const beyond = this.sparse ? undefined : [...this.cps.keys()].filter((s) => s >= this.expectedSeq).sort((a, b) => a - b)[0];
+      if (beyond !== undefined) {
+        const cp = this.cps.get(beyond)![0]!;
+        if (this.signatureOk({ seq: beyond, event_id: null }, cp)) {
+          this.fail({ seq: beyond, event_id: null }, 'checkpoint_beyond_head',
+            `signed checkpoint names seq ${beyond} but the chain ends at ${this.lastSeq ?? 0}: rows ${this.expectedSeq}..${beyond} were deleted`);
+        }
+      }
+    }
+    return {
+      chain_id: this.chainId,
+      rows: this.rows,
+      first_seq: this.firstSeq,
+      last_seq: this.lastSeq,
+      head_hash: this.prevHash,
+      checkpoints_verified: this.cpVerified,
+      checkpoints_unsigned_check: this.cpUnchecked,
+      problem: this.problem,
+    };
+  }
+}
+
+/** One line naming the first bad row, for humans and logs. */
+export function describeProblem(p: VerifyProblem): string {
+  return `chain=${p.chain_id} seq=${p.seq} event_id=${p.event_id ?? '-'} ${p.reason}: ${p.detail}`;
+}

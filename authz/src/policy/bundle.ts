@@ -1,0 +1,133 @@
+// Loads one policy bundle (compiled wasm + data) into a ready opa-wasm instance, and turns its
+// raw result into a checked PolicyDecision. A bundle is only handed out after a probe
+// evaluation proves the entrypoint answers with a well-formed decision.
+import { createHash } from 'node:crypto';
+import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
+import type { PolicyDecision, PolicyInput } from '../types.js';
+
+export const ENTRYPOINT = 'mem0/authz/decision';
+
+/** The decision plus audit-only detail the caller never sees. */
+export interface EngineDecision extends PolicyDecision {
+  /** e.g. `memory_cross_tenant` vs `memory_absent` behind the same client-facing `memory_not_found`. */
+  audit_reasons: string[];
+  /** Revision of the bundle that made this decision. */
+  revision: string;
+}
+
+export class PolicyError extends Error {
+  constructor(readonly reason: 'policy_load_failed' | 'policy_eval_failed', message: string) {
+    super(message);
+    this.name = 'PolicyError';
+  }
+}
+
+export interface LoadedBundle {
+  revision: string;
+  evaluate(input: PolicyInput): EngineDecision;
+}
+
+/** sha256 over the wasm bytes then the data bytes. */
+export function bundleRevision(wasm: Uint8Array, data: Uint8Array): string {
+  return createHash('sha256').update(wasm).update(data).digest('hex');
+}
+
+// Inputs are a few hundred bytes; the cap stops a pathological input from growing memory without bound.
+const MEMORY = { initial: 8, maximum: 2048 };
+
+const PROBE: PolicyInput = {
+  now_ms: 0,
+  request: {
+    method: 'GET', path: '/memories', route: 'memories.list', action: 'read',
+    entities: [], memory_ids: [], phi_in_body: false, source_ip: '127.0.0.1',
+  },
+  subject: { sub: 'probe', tenant: 'probe', roles: [] },
+};
+
+export async function loadBundle(wasm: Uint8Array, data: Uint8Array): Promise<LoadedBundle> {
+  const revision = bundleRevision(wasm, data);
+  let policy: LoadedPolicy;
+  let entrypoint: number;
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(data).toString('utf8'));
+    checkData(parsed);
+    policy = await loadPolicy(wasm, { ...MEMORY });
+    const ids = policy.entrypoints as Record<string, number>;
+    const id = ids[ENTRYPOINT];
+    if (id === undefined) throw new Error(`wasm has no entrypoint ${ENTRYPOINT}`);
+    entrypoint = id;
+    policy.setData(parsed);
+  } catch (err) {
+    throw new PolicyError('policy_load_failed', `cannot load policy bundle: ${errorText(err)}`);
+  }
+  const evaluate = (input: PolicyInput): EngineDecision => {
+    let raw: unknown;
+    try {
+      raw = policy.evaluate(input, entrypoint);
+    } catch (err) {
+      throw new PolicyError('policy_eval_failed', `policy evaluation failed: ${errorText(err)}`);
+    }
+    return toDecision(raw, revision);
+  };
+  try {
+    evaluate(PROBE);
+  } catch (err) {
+    throw new PolicyError('policy_load_failed', `policy bundle rejected by probe: ${errorText(err)}`);
+  }
+  return { revision, evaluate };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** Shape of data.mem0gov that the rules rely on; a file that breaks it is rejected, not loaded. */
+export function checkData(parsed: unknown): asserts parsed is { mem0gov: Record<string, unknown> } {
+  if (!isObject(parsed) || !isObject(parsed.mem0gov)) throw new Error('data must be {"mem0gov": {...}}');
+  const { roles, tenants, tenant_defaults: defaults } = parsed.mem0gov;
+  if (!isObject(roles) || !Object.values(roles).every(isStringArray)) throw new Error('mem0gov.roles must map role → [permission]');
+  if (tenants !== undefined && (!isObject(tenants) || !Object.values(tenants).every(isObject))) {
+    throw new Error('mem0gov.tenants must map tenant → {settings}');
+  }
+  if (defaults !== undefined && !isObject(defaults)) throw new Error('mem0gov.tenant_defaults must be an object');
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function isStringArray(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((s) => typeof s === 'string');
+}
+
+/** Validates the result set; anything unexpected is an evaluation failure (fail closed). */
+export function toDecision(raw: unknown, revision: string): EngineDecision {
+  const first = Array.isArray(raw) ? (raw[0] as { result?: unknown } | undefined) : undefined;
+  const r = first?.result;
+  if (r === null || typeof r !== 'object' || Array.isArray(r)) {
+    throw new PolicyError('policy_eval_failed', `${ENTRYPOINT} returned no decision object`);
+  }
+  const d = r as Record<string, unknown>;
+  if (typeof d.allow !== 'boolean' || !isStringArray(d.reasons)) {
+    throw new PolicyError('policy_eval_failed', `${ENTRYPOINT} returned a malformed decision`);
+  }
+  if (!d.allow && d.reasons.length === 0) {
+    throw new PolicyError('policy_eval_failed', 'deny without a reason');
+  }
+  const out: EngineDecision = {
+    allow: d.allow,
+    reasons: d.reasons,
+    audit_reasons: isStringArray(d.audit_reasons) ? d.audit_reasons : [],
+    break_glass: d.break_glass === true,
+    phi: d.phi === true,
+    revision,
+  };
+  if (typeof d.status === 'number') out.status = d.status;
+  else if (!d.allow) out.status = 403;
+  if (d.headers !== null && typeof d.headers === 'object' && !Array.isArray(d.headers)) {
+    out.headers = Object.fromEntries(
+      Object.entries(d.headers as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === 'string'),
+    );
+  }
+  return out;
+}

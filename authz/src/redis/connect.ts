@@ -1,0 +1,102 @@
+// One place that turns MEM0_GOV_REDIS_* into an ioredis client (standalone or Cluster).
+// Commands never wait in an offline queue: while Redis is down they fail at once and the
+// caller applies its failure mode; ioredis keeps reconnecting in the background.
+import { Redis, Cluster } from 'ioredis';
+import { type Env, ConfigError, PREFIX, int, list, secret, url } from '../config/env.js';
+import type { Logger } from '../logger.js';
+
+export type RedisClient = import('ioredis').Redis | import('ioredis').Cluster;
+
+export interface RedisConfig {
+  /** redis:// or rediss:// URL (standalone) */
+  url: string;
+  /** host:port seeds; when non-empty, an ioredis Cluster is used and `url` only supplies TLS/user/db-less options */
+  clusterNodes: { host: string; port: number }[];
+  /** bound on every gate command, ms */
+  timeoutMs: number;
+  password?: string;
+}
+
+export function loadRedisConfig(env: Env): RedisConfig {
+  const nodes = list(env, 'REDIS_CLUSTER_NODES').map((hp) => {
+    const m = /^(.+):(\d{1,5})$/.exec(hp);
+    if (!m) throw new ConfigError(`${PREFIX}REDIS_CLUSTER_NODES`, `expected host:port, got ${JSON.stringify(hp)}`);
+    return { host: m[1] as string, port: Number(m[2]) };
+  });
+  const password = secret(env, 'REDIS_PASSWORD');
+  return {
+    url: url(env, 'REDIS_URL', 'redis://127.0.0.1:6379') as string,
+    clusterNodes: nodes,
+    timeoutMs: int(env, 'REDIS_TIMEOUT_MS', 50, 1, 60_000),
+    ...(password !== undefined ? { password } : {}),
+  };
+}
+
+/** Reconnect quickly at first, then at most once a second, forever. */
+function backoff(times: number): number {
+  return Math.min(50 * times, 1000);
+}
+
+export function connectRedis(cfg: RedisConfig, logger: Logger): RedisClient {
+  const log = logger.child({ component: 'redis' });
+  let client: RedisClient;
+  if (cfg.clusterNodes.length > 0) {
+    const tls = cfg.url.startsWith('rediss:') ? { tls: {} } : {};
+    client = new Cluster(cfg.clusterNodes, {
+      clusterRetryStrategy: backoff,
+      enableOfflineQueue: false,
+      slotsRefreshTimeout: Math.max(1000, cfg.timeoutMs * 4),
+      redisOptions: {
+        ...(cfg.password !== undefined ? { password: cfg.password } : {}),
+        ...tls,
+        maxRetriesPerRequest: 0,
+        connectTimeout: 2000,
+      },
+    });
+  } else {
+    client = new Redis(cfg.url, {
+      ...(cfg.password !== undefined ? { password: cfg.password } : {}),
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: backoff,
+      connectTimeout: 2000,
+    });
+  }
+  // Without a listener ioredis prints unhandled errors; log each state change once instead.
+  let down = false;
+  client.on('error', (err: Error) => {
+    if (!down) log.warn({ err: err.message }, 'redis connection error');
+    down = true;
+  });
+  client.on('ready', () => {
+    if (down) log.info('redis connection restored');
+    down = false;
+  });
+  return client;
+}
+
+/** Resolves once the client can take commands (the offline queue is off), or rejects after `ms`. */
+export function waitReady(client: RedisClient, ms: number): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.off('ready', onReady);
+      reject(new Error('redis_unavailable'));
+    }, ms);
+    const onReady = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    client.once('ready', onReady);
+  });
+}
+
+/** quit() that never hangs on a dead connection. */
+export async function closeRedis(client: RedisClient): Promise<void> {
+  try {
+    await Promise.race([client.quit(), new Promise((r) => setTimeout(r, 500))]);
+  } catch {
+    // already closed
+  }
+  client.disconnect();
+}

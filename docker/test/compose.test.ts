@@ -1,0 +1,287 @@
+// The compose stack, checked without a Docker engine: dclint (compose spec + best practices),
+// no secret in any file, hardening on every service, the authz image, and gen-secrets.sh
+// producing every secret the stack references.
+import { execFileSync } from 'node:child_process';
+import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, posix } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { loadConfig } from '../../authz/src/config/index.js';
+import { loadJwtConfig } from '../../authz/src/identity/config.js';
+import { ROOT } from '../../testing/tools.js';
+
+const DOCKER = join(ROOT, 'docker');
+const COMPOSE_PATH = join(DOCKER, 'compose.yaml');
+const composeText = readFileSync(COMPOSE_PATH, 'utf8');
+
+interface Healthcheck { test?: unknown; disable?: boolean }
+interface SecretRef { source: string; target?: string }
+interface Service {
+  image?: string;
+  build?: { context: string; dockerfile: string };
+  environment?: Record<string, string>;
+  secrets?: (string | SecretRef)[];
+  healthcheck?: Healthcheck;
+  restart?: string;
+  read_only?: boolean;
+  security_opt?: string[];
+  ports?: string[];
+  network_mode?: string;
+  working_dir?: string;
+  volumes?: (string | { type: string; source: string; target: string; read_only?: boolean })[];
+  entrypoint?: string[];
+  command?: string[];
+}
+interface Compose {
+  services: Record<string, Service>;
+  secrets: Record<string, { file: string }>;
+  volumes: Record<string, unknown>;
+}
+const compose = parse(composeText) as Compose;
+const services = Object.entries(compose.services);
+
+/** Services allowed to deviate, each with the reason the compose file also states. */
+const NO_HEALTHCHECK: Record<string, string> = { 'edge-pod': 'pause image: no shell or binary to probe with' };
+const WRITABLE_ROOT: Record<string, string> = { keycloak: 'start-dev re-augments Quarkus under /opt/keycloak' };
+
+const SECRETISH_KEY = /(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CHECKPOINT_KEY)/i;
+
+function secretNames(svc: Service): Set<string> {
+  return new Set((svc.secrets ?? []).map((s) => (typeof s === 'string' ? s : s.source)));
+}
+function secretTargets(svc: Service): Set<string> {
+  return new Set((svc.secrets ?? []).map((s) => (typeof s === 'string' ? `/run/secrets/${s}` : s.target ?? `/run/secrets/${s.source}`)));
+}
+
+describe('docker/compose.yaml', () => {
+  it('passes dclint with zero errors and zero warnings', () => {
+    const out = execFileSync(join(ROOT, 'node_modules', '.bin', 'dclint'), ['-f', 'json', COMPOSE_PATH], { cwd: ROOT, encoding: 'utf8' });
+    const report = JSON.parse(out) as { errorCount: number; warningCount: number; messages: unknown[] }[];
+    expect(report).toHaveLength(1);
+    expect(report[0]!.messages).toEqual([]);
+    expect(report[0]!.errorCount).toBe(0);
+    expect(report[0]!.warningCount).toBe(0);
+  });
+
+  it('has every service the stack needs', () => {
+    for (const name of ['envoy', 'authz', 'redis', 'postgres', 'keycloak', 'mem0', 'prometheus', 'grafana', 'loki', 'alloy']) {
+      expect(compose.services, name).toHaveProperty(name);
+    }
+  });
+
+  it('holds no literal secret: secret-looking variables are *_FILE paths under /run/secrets', () => {
+    for (const [name, svc] of services) {
+      for (const [key, value] of Object.entries(svc.environment ?? {})) {
+        if (!SECRETISH_KEY.test(key)) continue;
+        expect(key, `${name}.${key}`).toMatch(/_FILE$/);
+        expect(String(value), `${name}.${key}`).toMatch(/^\/run\/secrets\/[a-z0-9_]+$/);
+      }
+    }
+  });
+
+  it('every /run/secrets path a service reads is a secret mounted into that service', () => {
+    for (const [name, svc] of services) {
+      const text = JSON.stringify(svc);
+      const used = [...text.matchAll(/\/run\/secrets\/([a-z0-9_]+)/g)].map((m) => `/run/secrets/${m[1]}`);
+      const mounted = secretTargets(svc);
+      for (const path of used) expect(mounted.has(path), `${name} reads ${path}`).toBe(true);
+      for (const s of secretNames(svc)) expect(compose.secrets, `${name} secret ${s}`).toHaveProperty(s);
+    }
+  });
+
+  it('contains no secret-looking literal anywhere in the file', () => {
+    expect(composeText).not.toMatch(/-----BEGIN/);
+    // key=value / key: value pairs with a literal password or key (not a *_FILE path or a $(cat ...)).
+    const assignments = [...composeText.matchAll(/^[ \t-]*(?:export[ \t]+)?([A-Z0-9_]*(?:PASSWORD|SECRET|TOKEN|API_KEY)[A-Z0-9_]*)[ \t]*[:=][ \t]*(\S.*)$/gm)];
+    expect(assignments.length).toBeGreaterThan(5);
+    for (const [, key, value] of assignments) {
+      if (/_FILE$/.test(key!)) continue;
+      expect(value, key).toMatch(/^"?\$\$\(cat \/run\/secrets\/|^\/run\/secrets\//);
+    }
+    // Long random-looking tokens (hex / base64) do not belong in a compose file.
+    const tokens = composeText.match(/[A-Za-z0-9+=]{24,}/g) ?? [];
+    expect(tokens.filter((t) => /\d/.test(t) && /[a-zA-Z]/.test(t))).toEqual([]);
+  });
+
+  it('hardens every service: restart policy, no-new-privileges, read-only root unless documented', () => {
+    for (const [name, svc] of services) {
+      expect(svc.restart, `${name}.restart`).toBeDefined();
+      expect(svc.security_opt ?? [], name).toContain('no-new-privileges:true');
+      if (WRITABLE_ROOT[name] === undefined) expect(svc.read_only, `${name}.read_only`).toBe(true);
+      else expect(composeText).toContain('Not read-only: start-dev');
+    }
+  });
+
+  it('every service has a healthcheck, an image HEALTHCHECK, or a documented reason', () => {
+    const dockerfile = readFileSync(join(DOCKER, 'Dockerfile'), 'utf8');
+    for (const [name, svc] of services) {
+      if (svc.healthcheck?.test !== undefined) continue;
+      if (svc.healthcheck?.disable === true) {
+        expect(svc.restart, `${name}: only one-shot jobs may disable the healthcheck`).toBe('no');
+        continue;
+      }
+      if (svc.build?.dockerfile === 'docker/Dockerfile') {
+        expect(dockerfile).toMatch(/^HEALTHCHECK [^\n]*\\\n\s*CMD [^\n]*9192\/healthz/m);
+        continue;
+      }
+      expect(NO_HEALTHCHECK[name], `${name} has no healthcheck and no documented reason`).toBeDefined();
+      expect(composeText).toContain('No healthcheck: the pause image');
+    }
+  });
+
+  it('pins image tags (only Mem0 is overridable, documented as latest-only upstream)', () => {
+    for (const [name, svc] of services) {
+      if (svc.image === undefined) {
+        expect(svc.build, name).toBeDefined();
+        continue;
+      }
+      if (name === 'mem0') {
+        expect(svc.image).toMatch(/^\$\{MEM0_IMAGE:-mem0\/mem0-api-server:latest\}$/);
+        expect(composeText).toContain('pin it\n  # by digest for production');
+        continue;
+      }
+      expect(svc.image, name).toMatch(/:[A-Za-z0-9][\w.-]*$/);
+      expect(svc.image, name).not.toMatch(/:(latest|[a-z-]*latest)$/);
+    }
+  });
+
+  it('publishes ports on loopback only, and keeps Mem0 off the compose network', () => {
+    for (const [name, svc] of services) {
+      for (const p of svc.ports ?? []) expect(p, name).toMatch(/^127\.0\.0\.1:/);
+    }
+    expect(compose.services.mem0!.network_mode).toBe('service:edge-pod');
+    expect(JSON.stringify(compose.services.mem0!.entrypoint)).toContain('--host 127.0.0.1 --port 9006');
+  });
+
+  it('mounts the committed envoy/envoy.yaml and puts the TLS secrets where it looks for them', () => {
+    const envoy = compose.services.envoy!;
+    expect(envoy.image).toMatch(/^envoyproxy\/envoy:v1\.40\./);
+    const mount = (envoy.volumes ?? []).find((v) => typeof v !== 'string' && v.source === '../envoy/envoy.yaml');
+    expect(mount).toBeDefined();
+    expect(existsSync(join(DOCKER, '../envoy/envoy.yaml'))).toBe(true);
+    const envoyCfg = readFileSync(join(ROOT, 'envoy', 'envoy.yaml'), 'utf8');
+    const certPaths = [...envoyCfg.matchAll(/filename:\s*([^\s}]+)/g)].map((m) => m[1]!);
+    expect(certPaths.length).toBeGreaterThan(0);
+    const targets = secretTargets(envoy);
+    for (const p of certPaths) {
+      const abs = p.startsWith('/') ? p : posix.join(envoy.working_dir ?? '/', p);
+      expect(targets.has(abs), `envoy reads ${abs}`).toBe(true);
+    }
+    // envoy.yaml expects authz and Mem0 on loopback: they must share envoy's network namespace.
+    expect(compose.services.authz!.network_mode).toBe(envoy.network_mode);
+  });
+
+  it('gives authz an environment its config readers accept (issuer of the mem0 realm)', () => {
+    const env = compose.services.authz!.environment!;
+    for (const k of ['MEM0_GOV_PG_URL', 'MEM0_GOV_PG_PASSWORD_FILE', 'MEM0_GOV_REDIS_URL', 'MEM0_GOV_REDIS_PASSWORD_FILE', 'MEM0_GOV_MEM0_URL',
+      'MEM0_GOV_MEM0_API_KEY_FILE', 'MEM0_GOV_JWT_ISSUERS', 'MEM0_GOV_JWT_AUDIENCE', 'MEM0_GOV_AUDIT_CHECKPOINT_KEY_FILE']) {
+      expect(env, k).toHaveProperty(k);
+    }
+    const jwt = loadJwtConfig(env);
+    expect(jwt.audience).toEqual(['mem0-gov']);
+    const kcHost = compose.services.keycloak!.environment!.KC_HOSTNAME!;
+    const realm = (JSON.parse(readFileSync(join(ROOT, 'iam', 'keycloak', 'realm-mem0.json'), 'utf8')) as { realm: string }).realm;
+    expect(jwt.issuers.map((i) => i.issuer)).toEqual([`${kcHost}/realms/${realm}`]);
+    expect(jwt.issuers[0]!.keys).toEqual({ kind: 'jwks_url', url: `http://keycloak:8080/realms/${realm}/protocol/openid-connect/certs` });
+    // The runtime role can only INSERT/SELECT; migrations run as the owner in a one-shot job.
+    expect(env.MEM0_GOV_PG_URL).toContain('mem0gov_writer@');
+    expect(compose.services['audit-migrate']!.environment!.MEM0_GOV_PG_URL).toContain('mem0gov_owner@');
+  });
+});
+
+describe('docker/Dockerfile', () => {
+  const text = readFileSync(join(DOCKER, 'Dockerfile'), 'utf8');
+  const stages = text.split(/^FROM /m).slice(1);
+
+  it('is multi-stage and its final stage runs as a non-root USER', () => {
+    expect(stages.length).toBeGreaterThanOrEqual(3);
+    const last = stages[stages.length - 1]!;
+    const users = [...last.matchAll(/^USER\s+(\S+)/gm)].map((m) => m[1]);
+    expect(users.length).toBeGreaterThan(0);
+    expect(users[users.length - 1]).not.toMatch(/^(root|0)(:.*)?$/);
+  });
+
+  it('installs production dependencies only, from the lock file, and runs main.ts through tsx', () => {
+    expect(text).toMatch(/COPY package\.json package-lock\.json/);
+    expect(text).toMatch(/npm install --omit=dev/);
+    expect(text).toMatch(/ENTRYPOINT \["node", "--import", "tsx"\]/);
+    expect(text).toMatch(/CMD \["authz\/src\/main\.ts"\]/);
+    expect(text).toMatch(/^HEALTHCHECK [^\n]*\\\n\s*CMD [^\n]*http:\/\/127\.0\.0\.1:9192\/healthz/m);
+  });
+
+  it('keeps secrets, state and tools out of the build context', () => {
+    const ignore = readFileSync(join(DOCKER, 'Dockerfile.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+    expect(ignore).toContain('*'); // allow-list
+    expect(ignore.filter((l) => l.startsWith('!'))).toEqual(['!package.json', '!package-lock.json', '!authz/src/**', '!audit/**', '!policies/**']);
+  });
+
+  it('git-ignores docker/secrets/ except its .gitignore', () => {
+    expect(readFileSync(join(DOCKER, 'secrets', '.gitignore'), 'utf8').split('\n').filter(Boolean)).toEqual(['*', '!.gitignore']);
+  });
+});
+
+describe('docker/gen-secrets.sh', () => {
+  let dir: string;
+  let out: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mem0gov-secrets-'));
+    out = join(dir, 'secrets');
+    execFileSync('bash', [join(DOCKER, 'gen-secrets.sh')], { env: { ...process.env, MEM0_GOV_SECRETS_DIR: out, OPENAI_API_KEY: '' }, stdio: 'pipe' });
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const secretFile = (name: string): string => join(out, compose.secrets[name]!.file.replace(/^\.\/secrets\//, ''));
+
+  it('produces every secret file the compose file references', () => {
+    for (const [name, s] of Object.entries(compose.secrets)) {
+      expect(s.file, name).toMatch(/^\.\/secrets\//);
+      expect(existsSync(secretFile(name)), name).toBe(true);
+      // The LLM key is the operator's; every generated secret is non-empty.
+      if (name !== 'openai_api_key') expect(readFileSync(secretFile(name), 'utf8').length, name).toBeGreaterThan(0);
+    }
+    expect(statSync(out).mode & 0o777).toBe(0o700);
+  });
+
+  it('generates strong, distinct random passwords without a trailing newline', () => {
+    const names = Object.keys(compose.secrets).filter((n) => /password|api_key$/.test(n) && n !== 'openai_api_key');
+    const values = names.map((n) => readFileSync(secretFile(n), 'utf8'));
+    for (const v of values) expect(v).toMatch(/^[0-9a-f]{64}$/);
+    expect(new Set(values).size).toBe(values.length);
+  });
+
+  it('makes an Ed25519 checkpoint key and a CA-signed TLS certificate for localhost', () => {
+    const key = createPrivateKey(readFileSync(secretFile('audit_checkpoint_key')));
+    expect(key.asymmetricKeyType).toBe('ed25519');
+    const pub = createPublicKey(readFileSync(join(out, 'audit_checkpoint_key.pub.pem')));
+    expect(pub.export({ format: 'jwk' })).toEqual(createPublicKey(key).export({ format: 'jwk' }));
+    const ca = new X509Certificate(readFileSync(join(out, 'tls', 'ca.crt')));
+    const server = new X509Certificate(readFileSync(secretFile('tls_server_crt')));
+    expect(server.verify(ca.publicKey)).toBe(true);
+    expect(server.subjectAltName).toContain('DNS:localhost');
+    expect(server.checkPrivateKey(createPrivateKey(readFileSync(secretFile('tls_server_key'))))).toBe(true);
+  });
+
+  it('with the compose environment, gives authz a configuration its loader accepts', () => {
+    // /run/secrets/<name> inside the container = the generated file here.
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(compose.services.authz!.environment!)) {
+      const m = /^\/run\/secrets\/([a-z0-9_]+)$/.exec(v);
+      env[k] = m ? secretFile(m[1]!) : v;
+    }
+    const cfg = loadConfig(env);
+    expect(new URL(cfg.audit.pgUrl).password).toBe(readFileSync(secretFile('pg_writer_password'), 'utf8'));
+    expect(cfg.mem0ApiKey).toBe(readFileSync(secretFile('mem0_api_key'), 'utf8'));
+    expect(cfg.audit.checkpointKeyPem).toContain('PRIVATE KEY');
+    expect(cfg.audit.migrate).toBe(false);
+    expect(cfg.audit.spoolDir.startsWith('/app/.state/')).toBe(true);
+  });
+
+  it('is idempotent: a second run keeps every existing secret', () => {
+    const before = Object.keys(compose.secrets).map((n) => readFileSync(secretFile(n), 'utf8'));
+    execFileSync('bash', [join(DOCKER, 'gen-secrets.sh')], { env: { ...process.env, MEM0_GOV_SECRETS_DIR: out }, stdio: 'pipe' });
+    const after = Object.keys(compose.secrets).map((n) => readFileSync(secretFile(n), 'utf8'));
+    expect(after).toEqual(before);
+  });
+});

@@ -1,0 +1,264 @@
+# mem0-gov authorization policy. Entrypoint: mem0/authz/decision.
+# Input: PolicyInput (authz/src/types.ts). Data: data.mem0gov (policies/data.json).
+# Time comes only from input.now_ms: the wasm clock is never read, so decisions are replayable.
+package mem0.authz
+
+import rego.v1
+
+cfg := data.mem0gov
+
+# ---------------------------------------------------------------- routes (DESIGN route table)
+
+# Route -> permission it needs. Roles -> permissions live in data (RBAC in data, not here).
+route_permission := {
+	"memories.create": "write",
+	"memories.list": "read",
+	"memories.get": "read",
+	"memories.history": "read",
+	"memories.update": "write",
+	"memories.delete": "delete",
+	"memories.bulk_delete": "bulk_delete",
+	"search": "read",
+	"reset": "admin",
+	"entities.delete": "admin",
+	"configure": "admin",
+}
+
+# Routes addressing one memory by id: the looked-up owner is checked.
+owner_routes := {"memories.get", "memories.history", "memories.update", "memories.delete"}
+
+# Routes that must name at least one entity id (Mem0 scopes these by entity).
+entity_required_routes := {"memories.create", "memories.bulk_delete"}
+
+# Routes where naming no entity means "everything": admin only.
+list_all_routes := {"memories.list", "search"}
+
+route := input.request.route
+
+known_route if route_permission[route]
+
+# ---------------------------------------------------------------- subject, break-glass, roles
+
+tenant := input.subject.tenant
+
+default break_glass_active := false
+
+break_glass_active if input.break_glass.expires_at_ms > input.now_ms
+
+effective_roles contains r if some r in input.subject.roles
+
+effective_roles contains input.break_glass.role if break_glass_active
+
+permissions contains p if {
+	some r in effective_roles
+	some p in cfg.roles[r]
+}
+
+# ---------------------------------------------------------------- tenant settings (ABAC)
+
+# Missing keys fall back to "no restriction" so a minimal data file stays valid.
+builtin_tenant_defaults := {"suspended": false, "id_prefixes": [], "allowed_cidrs": [], "allowed_hours_utc": []}
+
+tenant_conf := object.union(
+	object.union(builtin_tenant_defaults, object.get(cfg, "tenant_defaults", {})),
+	object.get(object.get(cfg, "tenants", {}), tenant, {}),
+)
+
+# A tenant name must be non-empty and free of ':' so `T:` prefixes cannot overlap.
+tenant_valid if {
+	is_string(tenant)
+	tenant != ""
+	not contains(tenant, ":")
+}
+
+source_ip_allowed if count(tenant_conf.allowed_cidrs) == 0
+
+source_ip_allowed if {
+	some cidr in tenant_conf.allowed_cidrs
+	net.cidr_contains(cidr, input.request.source_ip)
+}
+
+utc_hour := floor(input.now_ms / 3600000) % 24
+
+hours_allowed if count(tenant_conf.allowed_hours_utc) == 0
+
+# [start, end) in UTC hours; start > end wraps past midnight.
+hours_allowed if {
+	some [start, end] in tenant_conf.allowed_hours_utc
+	start <= end
+	utc_hour >= start
+	utc_hour < end
+}
+
+hours_allowed if {
+	some [start, end] in tenant_conf.allowed_hours_utc
+	start > end
+	utc_hour >= start
+}
+
+hours_allowed if {
+	some [start, end] in tenant_conf.allowed_hours_utc
+	start > end
+	utc_hour < end
+}
+
+# ---------------------------------------------------------------- tenant isolation
+
+# An id belongs to the caller's tenant iff it is `<tenant>:<local>` or starts with one of the
+# tenant's configured extra prefixes (data: tenants[T].id_prefixes), with a non-empty local part.
+own_id(id) if {
+	tenant_valid
+	is_string(id)
+	prefix := concat("", [tenant, ":"])
+	startswith(id, prefix)
+	count(id) > count(prefix)
+}
+
+own_id(id) if {
+	tenant_valid
+	is_string(id)
+	some prefix in tenant_conf.id_prefixes
+	prefix != ""
+	startswith(id, prefix)
+	count(id) > count(prefix)
+}
+
+foreign_entity if {
+	some e in input.request.entities
+	not own_id(e.id)
+}
+
+has_entities if count(input.request.entities) > 0
+
+owner_ids contains input.owner[k] if {
+	some k in ["user_id", "agent_id", "run_id"]
+	is_string(input.owner[k])
+	input.owner[k] != ""
+}
+
+memory_exists if input.owner.exists == true
+
+# The memory is the caller's iff it names at least one id and every id it names is theirs.
+owner_in_tenant if {
+	memory_exists
+	count(owner_ids) > 0
+	every id in owner_ids { own_id(id) }
+}
+
+# Missing, or someone else's: the caller cannot tell which (same reason, same status).
+memory_hidden if {
+	owner_routes[route]
+	not owner_in_tenant
+}
+
+memory_is_phi if {
+	owner_in_tenant
+	input.owner.phi == true
+}
+
+# ---------------------------------------------------------------- denials
+
+deny contains "tenant_invalid" if not tenant_valid
+
+deny contains "tenant_suspended" if tenant_conf.suspended == true
+
+deny contains "source_ip_not_allowed" if not source_ip_allowed
+
+deny contains "outside_allowed_hours" if not hours_allowed
+
+deny contains "unknown_route" if not known_route
+
+deny contains "role_missing" if {
+	known_route
+	not permissions[route_permission[route]]
+}
+
+deny contains "break_glass_required" if {
+	route == "reset"
+	not break_glass_active
+}
+
+deny contains "entity_id_required" if {
+	entity_required_routes[route]
+	not has_entities
+}
+
+deny contains "list_requires_admin" if {
+	list_all_routes[route]
+	not has_entities
+	not permissions.admin
+}
+
+deny contains "cross_tenant" if foreign_entity
+
+deny contains "memory_not_found" if memory_hidden
+
+deny contains "phi_permission_missing" if {
+	owner_routes[route]
+	memory_is_phi
+	not permissions.phi
+}
+
+# The order in which the single client-facing reason (reasons[0]) is chosen.
+reason_priority := [
+	"tenant_invalid",
+	"tenant_suspended",
+	"source_ip_not_allowed",
+	"outside_allowed_hours",
+	"unknown_route",
+	"role_missing",
+	"break_glass_required",
+	"list_requires_admin",
+	"entity_id_required",
+	"cross_tenant",
+	"memory_not_found",
+	"phi_permission_missing",
+]
+
+reasons := [r | some r in reason_priority; deny[r]]
+
+reason_status := {"entity_id_required": 400, "memory_not_found": 404}
+
+default status := 403
+
+status := object.get(reason_status, reasons[0], 403)
+
+# Audit-only detail: why a memory was hidden. Never sent to the caller.
+audit_reasons contains "memory_cross_tenant" if {
+	memory_hidden
+	memory_exists
+}
+
+audit_reasons contains "memory_absent" if {
+	memory_hidden
+	not memory_exists
+}
+
+default phi := false
+
+phi if input.request.phi_in_body == true
+
+phi if input.owner.phi == true
+
+default allow := false
+
+allow if count(deny) == 0
+
+default decision := {"allow": false, "reasons": ["policy_error"], "status": 403}
+
+decision := {
+	"allow": true,
+	"reasons": [],
+	"break_glass": break_glass_active,
+	"phi": phi,
+	"audit_reasons": sort([r | some r in audit_reasons]),
+} if allow
+
+decision := {
+	"allow": false,
+	"reasons": reasons,
+	"status": status,
+	"break_glass": break_glass_active,
+	"phi": phi,
+	"audit_reasons": sort([r | some r in audit_reasons]),
+} if not allow

@@ -1,0 +1,284 @@
+// The authorization matrix: every role × every route × scope (own tenant, other tenant, PHI,
+// break-glass, missing memory, no entity id) plus tenant ABAC and id-scheme edge cases.
+// Written once here, saved as policies/matrix.json, and replayed by three suites: the Rego unit
+// tests (opa test), the TS tests through the compiled wasm, and the lead's Envoy e2e.
+//
+// Expectations come from SPEC below, a plain transcription of DESIGN's role table and
+// policies/README.md, not from data.json, so a drifting data file fails the matrix.
+// Regenerate: npx tsx policies/matrix.ts
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { EntityRef, MemoryOwner, PolicyInput, RouteId } from '../authz/src/types.js';
+
+export const NOW_MS = Date.UTC(2026, 0, 15, 12, 0, 0);
+const HOUR = 3_600_000;
+
+/** DESIGN "Roles", plus the PHI permission (admin and phi-reader hold it). */
+const SPEC_ROLES: Record<string, string[]> = {
+  'agent-reader': ['read'],
+  'agent-writer': ['read', 'write'],
+  admin: ['read', 'write', 'delete', 'bulk_delete', 'admin', 'phi'],
+  auditor: [],
+  'phi-reader': ['phi'],
+};
+
+interface RouteSpec {
+  method: string;
+  path: string;
+  action: PolicyInput['request']['action'];
+  perm: string;
+  owner?: true;
+  entityRequired?: true;
+  listAll?: true;
+  breakGlass?: true;
+  /** where the route's entity ids come from; none = the route names no entity */
+  source?: EntityRef['source'];
+}
+
+export const ROUTES: Record<RouteId, RouteSpec> = {
+  'memories.create': { method: 'POST', path: '/memories', action: 'write', perm: 'write', entityRequired: true, source: 'body' },
+  'memories.list': { method: 'GET', path: '/memories', action: 'read', perm: 'read', listAll: true, source: 'query' },
+  'memories.get': { method: 'GET', path: '/memories/m-1', action: 'read', perm: 'read', owner: true },
+  'memories.history': { method: 'GET', path: '/memories/m-1/history', action: 'read', perm: 'read', owner: true },
+  'memories.update': { method: 'PUT', path: '/memories/m-1', action: 'write', perm: 'write', owner: true },
+  'memories.delete': { method: 'DELETE', path: '/memories/m-1', action: 'delete', perm: 'delete', owner: true },
+  'memories.bulk_delete': { method: 'DELETE', path: '/memories', action: 'bulk_delete', perm: 'bulk_delete', entityRequired: true, source: 'query' },
+  search: { method: 'POST', path: '/search', action: 'read', perm: 'read', listAll: true, source: 'filters' },
+  reset: { method: 'POST', path: '/reset', action: 'admin', perm: 'admin', breakGlass: true },
+  'entities.delete': { method: 'DELETE', path: '/entities/user/ID', action: 'admin', perm: 'admin', source: 'path' },
+  configure: { method: 'POST', path: '/configure', action: 'admin', perm: 'admin' },
+};
+
+const PRIORITY = [
+  'tenant_invalid', 'tenant_suspended', 'source_ip_not_allowed', 'outside_allowed_hours', 'unknown_route',
+  'role_missing', 'break_glass_required', 'list_requires_admin', 'entity_id_required', 'cross_tenant',
+  'memory_not_found', 'phi_permission_missing',
+];
+
+/** Tenants the matrix needs, merged over the production data.json. */
+export const TEST_TENANTS = {
+  suspendedco: { suspended: true },
+  netco: { allowed_cidrs: ['10.0.0.0/8', '2001:db8::/32'] },
+  dayco: { allowed_hours_utc: [[8, 18]] },
+  nightco: { allowed_hours_utc: [[22, 6]] },
+  mapco: { id_prefixes: ['mapco-'] },
+};
+
+export interface Expect {
+  allow: boolean;
+  reasons: string[];
+  status?: number;
+  break_glass: boolean;
+  phi: boolean;
+  audit_reasons: string[];
+}
+
+export interface MatrixCase {
+  name: string;
+  /** role set, route and scope, for e2e suites that rebuild the HTTP request */
+  scenario: { roles: string[]; route: string; scope: string; tenant: string };
+  input: PolicyInput;
+  expect: Expect;
+}
+
+interface Scope {
+  tenant: string;
+  entityIds: string[];
+  owner?: MemoryOwner;
+  phiInBody?: boolean;
+  grant?: { role: string; expires_at_ms: number };
+  nowMs?: number;
+  sourceIp?: string;
+}
+
+function makeInput(roles: string[], route: RouteId | string, s: Scope): PolicyInput {
+  const spec = ROUTES[route as RouteId] as RouteSpec | undefined;
+  const source = spec?.source ?? 'body';
+  const input: PolicyInput = {
+    now_ms: s.nowMs ?? NOW_MS,
+    request: {
+      method: spec?.method ?? 'PATCH',
+      path: (spec?.path ?? '/bogus').replace('ID', encodeURIComponent(s.entityIds[0] ?? '')),
+      route: route as RouteId,
+      action: spec?.action ?? 'read',
+      entities: s.entityIds.map((id, i) => ({ kind: i % 2 === 0 ? 'user_id' : 'agent_id', id, source })),
+      memory_ids: [],
+      phi_in_body: s.phiInBody ?? false,
+      source_ip: s.sourceIp ?? '10.1.2.3',
+    },
+    subject: { sub: 'alice', tenant: s.tenant, roles },
+  };
+  if (spec?.owner) {
+    input.request.memory_id = 'm-1';
+    if (s.owner) input.owner = s.owner;
+  }
+  if (s.grant) input.break_glass = { ...s.grant, grant_id: 'bg-1' };
+  return input;
+}
+
+type TenantConf = { suspended?: boolean; id_prefixes?: string[]; allowed_cidrs?: string[]; allowed_hours_utc?: number[][] };
+
+function ipInCidrs(ip: string, cidrs: string[]): boolean {
+  // Only what the matrix uses: IPv4 /8 and IPv6 /32 prefixes written in full groups.
+  return cidrs.some((c) => {
+    const [net, bits] = c.split('/');
+    if (net === undefined || bits === undefined) return false;
+    if (net.includes(':')) return ip.includes(':') && ip.toLowerCase().startsWith(net.split('::')[0]!.toLowerCase() + ':');
+    const octets = Number(bits) / 8;
+    return !ip.includes(':') && ip.split('.').slice(0, octets).join('.') === net.split('.').slice(0, octets).join('.');
+  });
+}
+
+/** The oracle: DESIGN + README rules written out plainly. */
+function expectFor(input: PolicyInput): Expect {
+  const t = input.subject.tenant;
+  const conf: TenantConf = (TEST_TENANTS as Record<string, TenantConf>)[t] ?? {};
+  const bg = input.break_glass !== undefined && input.break_glass.expires_at_ms > input.now_ms;
+  const roles = bg ? [...input.subject.roles, input.break_glass!.role] : input.subject.roles;
+  const perms = new Set(roles.flatMap((r) => SPEC_ROLES[r] ?? []));
+  const tenantValid = t !== '' && !t.includes(':');
+  const own = (id: string | undefined): boolean => {
+    if (!tenantValid || id === undefined) return false;
+    return [`${t}:`, ...(conf.id_prefixes ?? [])].some((p) => id.startsWith(p) && id.length > p.length);
+  };
+  const spec = ROUTES[input.request.route] as RouteSpec | undefined;
+  const ents = input.request.entities;
+  const o = input.owner;
+  const ownerIds = o ? [o.user_id, o.agent_id, o.run_id].filter((x): x is string => typeof x === 'string' && x !== '') : [];
+  const ownerOwn = o?.exists === true && ownerIds.length > 0 && ownerIds.every(own);
+  const hour = Math.floor(input.now_ms / HOUR) % 24;
+  const hoursOk = (conf.allowed_hours_utc ?? []).length === 0 || (conf.allowed_hours_utc ?? []).some(([a, b]) =>
+    a! <= b! ? hour >= a! && hour < b! : hour >= a! || hour < b!);
+  const deny = new Set<string>();
+  if (!tenantValid) deny.add('tenant_invalid');
+  if (conf.suspended) deny.add('tenant_suspended');
+  if ((conf.allowed_cidrs ?? []).length > 0 && !ipInCidrs(input.request.source_ip, conf.allowed_cidrs!)) deny.add('source_ip_not_allowed');
+  if (!hoursOk) deny.add('outside_allowed_hours');
+  if (!spec) deny.add('unknown_route');
+  if (spec && !perms.has(spec.perm)) deny.add('role_missing');
+  if (spec?.breakGlass && !bg) deny.add('break_glass_required');
+  if (spec?.listAll && ents.length === 0 && !perms.has('admin')) deny.add('list_requires_admin');
+  if (spec?.entityRequired && ents.length === 0) deny.add('entity_id_required');
+  if (ents.some((e) => !own(e.id))) deny.add('cross_tenant');
+  if (spec?.owner && !ownerOwn) deny.add('memory_not_found');
+  if (spec?.owner && ownerOwn && o?.phi && !perms.has('phi')) deny.add('phi_permission_missing');
+  const reasons = PRIORITY.filter((r) => deny.has(r));
+  const audit: string[] = [];
+  if (spec?.owner && !ownerOwn) audit.push(o?.exists === true ? 'memory_cross_tenant' : 'memory_absent');
+  const e: Expect = {
+    allow: reasons.length === 0,
+    reasons,
+    break_glass: bg,
+    phi: input.request.phi_in_body || o?.phi === true,
+    audit_reasons: audit,
+  };
+  if (!e.allow) e.status = reasons[0] === 'entity_id_required' ? 400 : reasons[0] === 'memory_not_found' ? 404 : 403;
+  return e;
+}
+
+const ROLE_SETS: string[][] = [[], ['agent-reader'], ['agent-writer'], ['admin'], ['auditor'], ['phi-reader'], ['agent-reader', 'phi-reader'], ['superuser']];
+
+function owner(userId: string, phi = false): MemoryOwner {
+  return { exists: true, user_id: userId, agent_id: userId.replace(/:.*/, ':agent-7'), phi };
+}
+
+export function buildMatrix(policyData: { mem0gov: Record<string, unknown> }): {
+  mem0gov_matrix: { data: { mem0gov: Record<string, unknown> }; now_ms: number; cases: MatrixCase[] };
+} {
+  const cases: MatrixCase[] = [];
+  const add = (roles: string[], route: string, scope: string, s: Scope): void => {
+    const input = makeInput(roles, route, s);
+    cases.push({
+      name: `${roles.join('+') || 'no-role'} ${route} ${scope}`,
+      scenario: { roles, route, scope, tenant: s.tenant },
+      input,
+      expect: expectFor(input),
+    });
+  };
+  const activeAdmin = { role: 'admin', expires_at_ms: NOW_MS + HOUR };
+  for (const roles of ROLE_SETS) {
+    for (const [route, spec] of Object.entries(ROUTES) as [RouteId, RouteSpec][]) {
+      const named = spec.source ? ['acme:alice'] : [];
+      const own: Scope = { tenant: 'acme', entityIds: named, owner: spec.owner ? owner('acme:alice') : undefined };
+      add(roles, route, 'own-tenant', own);
+      add(roles, route, 'other-tenant', {
+        tenant: 'acme',
+        entityIds: spec.source ? ['globex:bob'] : [],
+        owner: spec.owner ? owner('globex:bob') : undefined,
+      });
+      add(roles, route, 'break-glass-admin', { ...own, grant: activeAdmin });
+      add(roles, route, 'break-glass-expired', { ...own, grant: { role: 'admin', expires_at_ms: NOW_MS } });
+      add(roles, route, 'break-glass-other-tenant', {
+        tenant: 'acme', entityIds: spec.source ? ['globex:bob'] : [], owner: spec.owner ? owner('globex:bob') : undefined, grant: activeAdmin,
+      });
+      if (spec.owner) {
+        add(roles, route, 'phi', { ...own, owner: owner('acme:alice', true) });
+        add(roles, route, 'phi-other-tenant', { ...own, owner: owner('globex:bob', true) });
+        add(roles, route, 'missing', { ...own, owner: { exists: false, phi: false } });
+        add(roles, route, 'owner-lookup-absent', { ...own, owner: undefined });
+        add(roles, route, 'owner-mixed-tenants', { ...own, owner: { exists: true, user_id: 'acme:alice', agent_id: 'globex:agent', phi: false } });
+        add(roles, route, 'owner-without-ids', { ...own, owner: { exists: true, phi: false } });
+      }
+      if (spec.source) {
+        add(roles, route, 'mixed-entities', { tenant: 'acme', entityIds: ['acme:alice', 'globex:bob'] });
+        add(roles, route, 'no-entity', { tenant: 'acme', entityIds: [] });
+      }
+      if (route === 'memories.create') add(roles, route, 'phi-in-body', { ...own, phiInBody: true });
+    }
+  }
+  // Id scheme edge cases and tenant ABAC, for the writer on create and the admin on configure.
+  const w = ['agent-writer'];
+  const at = (h: number, m = 0): number => Date.UTC(2026, 0, 15, h, m);
+  const edge: [string, Scope][] = [
+    ['prefix-confusion', { tenant: 'acme', entityIds: ['acmex:alice'] }],
+    ['empty-local-part', { tenant: 'acme', entityIds: ['acme:'] }],
+    ['bare-tenant-id', { tenant: 'acme', entityIds: ['acme'] }],
+    ['tenant-empty', { tenant: '', entityIds: [':alice'] }],
+    ['tenant-with-colon', { tenant: 'acme:x', entityIds: ['acme:x:alice'] }],
+    ['mapped-prefix', { tenant: 'mapco', entityIds: ['mapco-42'] }],
+    ['mapped-default-scheme', { tenant: 'mapco', entityIds: ['mapco:42'] }],
+    ['mapped-prefix-confusion', { tenant: 'mapco', entityIds: ['mapc-42'] }],
+    ['other-tenant-prefix-map', { tenant: 'acme', entityIds: ['mapco-42'] }],
+    ['suspended', { tenant: 'suspendedco', entityIds: ['suspendedco:a'] }],
+    ['cidr-inside', { tenant: 'netco', entityIds: ['netco:a'], sourceIp: '10.200.0.1' }],
+    ['cidr-outside', { tenant: 'netco', entityIds: ['netco:a'], sourceIp: '192.168.1.1' }],
+    ['cidr-ipv6-inside', { tenant: 'netco', entityIds: ['netco:a'], sourceIp: '2001:db8::7' }],
+    ['cidr-ipv6-outside', { tenant: 'netco', entityIds: ['netco:a'], sourceIp: '2001:db9::7' }],
+    ['hours-before', { tenant: 'dayco', entityIds: ['dayco:a'], nowMs: at(7, 59) }],
+    ['hours-start', { tenant: 'dayco', entityIds: ['dayco:a'], nowMs: at(8) }],
+    ['hours-last-minute', { tenant: 'dayco', entityIds: ['dayco:a'], nowMs: at(17, 59) }],
+    ['hours-end', { tenant: 'dayco', entityIds: ['dayco:a'], nowMs: at(18) }],
+    ['hours-wrap-late', { tenant: 'nightco', entityIds: ['nightco:a'], nowMs: at(23) }],
+    ['hours-wrap-early', { tenant: 'nightco', entityIds: ['nightco:a'], nowMs: at(5, 59) }],
+    ['hours-wrap-end', { tenant: 'nightco', entityIds: ['nightco:a'], nowMs: at(6) }],
+    ['hours-wrap-noon', { tenant: 'nightco', entityIds: ['nightco:a'], nowMs: at(12) }],
+    ['suspended-break-glass', { tenant: 'suspendedco', entityIds: ['suspendedco:a'], grant: activeAdmin }],
+  ];
+  for (const [scope, s] of edge) add(w, 'memories.create', scope, s);
+  add(['admin'], 'configure', 'suspended', { tenant: 'suspendedco', entityIds: [] });
+  add(['admin'], 'reset', 'break-glass-reader-grant', { tenant: 'acme', entityIds: [], grant: { role: 'agent-reader', expires_at_ms: NOW_MS + HOUR } });
+  add(['agent-reader'], 'memories.get', 'break-glass-phi-reader', { tenant: 'acme', entityIds: [], owner: owner('acme:alice', true), grant: { role: 'phi-reader', expires_at_ms: NOW_MS + 1 } });
+  add(['admin'], 'bogus.route', 'unknown-route', { tenant: 'acme', entityIds: ['acme:alice'] });
+
+  const data = { mem0gov: { ...policyData.mem0gov, tenants: TEST_TENANTS } };
+  return { mem0gov_matrix: { data, now_ms: NOW_MS, cases } };
+}
+
+export const HERE = dirname(fileURLToPath(import.meta.url));
+
+export function readPolicyData(): { mem0gov: Record<string, unknown> } {
+  return JSON.parse(readFileSync(join(HERE, 'data.json'), 'utf8')) as { mem0gov: Record<string, unknown> };
+}
+
+export function renderMatrix(): string {
+  // One case per line: diffable, and small enough to review.
+  const m = buildMatrix(readPolicyData()).mem0gov_matrix;
+  const cases = m.cases.map((c) => `   ${JSON.stringify(c)}`).join(',\n');
+  return `{"mem0gov_matrix": {\n "now_ms": ${m.now_ms},\n "data": ${JSON.stringify(m.data)},\n "cases": [\n${cases}\n ]\n}}\n`;
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  writeFileSync(join(HERE, 'matrix.json'), renderMatrix());
+  console.log(`policies/matrix.json: ${buildMatrix(readPolicyData()).mem0gov_matrix.cases.length} cases`);
+}
