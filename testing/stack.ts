@@ -1,6 +1,8 @@
 // The whole thing on loopback: redis-server, PostgreSQL, the Mem0 stand-in (or a real Mem0),
 // the dev token issuer, the authz service and Envoy. `npm run stack` and the e2e tests use it.
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import pg_ from 'pg';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +16,9 @@ import type { MintOptions } from '../authz/src/identity/dev-issuer.js';
 import { startService } from '../authz/src/service.js';
 import type { ServiceHandle } from '../authz/src/service.js';
 import { createLogger } from '../authz/src/logger.js';
+import { migrate } from '../authz/src/audit/migrate.js';
+
+const PgClient = pg_.Client;
 
 export interface StackOptions {
   /** Fixed ports for `npm run stack`; free ports when omitted (tests). */
@@ -44,6 +49,23 @@ export async function startStack(opts: StackOptions = {}) {
     stops.push(() => redis.stop());
     const pg = await startPostgres();
     stops.push(() => pg.stop());
+    // The audit schema is migrated by the owner role at authz start; authz itself writes
+    // as the INSERT/SELECT-only role the migration creates.
+    const boot = new PgClient(pg.adminUrl);
+    await boot.connect();
+    await boot.query('CREATE DATABASE mem0gov');
+    await boot.end();
+    const pgOwnerUrl = `postgres://postgres@127.0.0.1:${pg.port}/mem0gov`;
+    const pgWriterUrl = `postgres://mem0gov_writer@127.0.0.1:${pg.port}/mem0gov`;
+    await migrate(pgOwnerUrl); // what `mem0-gov audit migrate` does in a deployment
+    // Ed25519 checkpoint key, generated per stack (never committed).
+    const checkpointKeyFile = join(stateDir, 'audit-checkpoint-key.pem');
+    const checkpointPubFile = join(stateDir, 'audit-checkpoint-pub.pem');
+    if (!existsSync(checkpointKeyFile)) {
+      const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+      await writeFile(checkpointKeyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+      await writeFile(checkpointPubFile, publicKey.export({ type: 'spki', format: 'pem' }));
+    }
 
     const mem0 = opts.mem0Url
       ? undefined
@@ -67,8 +89,10 @@ export async function startStack(opts: StackOptions = {}) {
       MEM0_GOV_JWT_ISSUERS: issuerSrv.issuer,
       MEM0_GOV_JWT_AUDIENCE: 'mem0-gov',
       MEM0_GOV_REDIS_URL: redis.url,
-      MEM0_GOV_PG_URL: pg.adminUrl,
-      MEM0_GOV_PG_ADMIN_URL: pg.adminUrl,
+      MEM0_GOV_PG_URL: pgWriterUrl,
+      MEM0_GOV_PG_ADMIN_URL: pgOwnerUrl,
+      MEM0_GOV_AUDIT_CHECKPOINT_KEY_FILE: checkpointKeyFile,
+      MEM0_GOV_AUDIT_CHECKPOINT_PUBLIC_KEY_FILE: checkpointPubFile,
       MEM0_GOV_AUDIT_SPOOL_DIR: join(stateDir, 'spool'),
       MEM0_GOV_AUDIT_CHAIN_ID: `stack-${process.pid}`,
       ...opts.env,
@@ -100,6 +124,8 @@ export async function startStack(opts: StackOptions = {}) {
       stateDir,
       redis,
       pg,
+      pgOwnerUrl,
+      pgWriterUrl,
       mem0,
       mem0Url,
       envoy,

@@ -127,7 +127,7 @@ export function createPipeline(deps: PipelineDeps): (raw: RawCheck) => Promise<O
     }
     metrics.decisions.inc({ decision: result.decision, reason: result.reason });
     metrics.checkDuration.observe({ stage: 'total' }, Number(process.hrtime.bigint() - started) / 1e9);
-    if (result.reason === 'cross_tenant' || t.policy?.reasons.includes('cross_tenant')) {
+    if (result.reason === 'cross_tenant' || t.policy?.reasons.includes('cross_tenant') || auditReasons(t.policy).includes('memory_cross_tenant')) {
       metrics.crossTenantAttempts.inc({ tenant: t.identity?.tenant ?? 'unknown' });
     }
     if (result.decision === 'allow' && t.policy?.break_glass) metrics.breakGlassUse.inc({ tenant: t.identity?.tenant ?? 'unknown' });
@@ -170,6 +170,10 @@ export function createPipeline(deps: PipelineDeps): (raw: RawCheck) => Promise<O
   };
 }
 
+function auditReasons(pd: PolicyDecision | undefined): string[] {
+  return pd?.audit_reasons ?? [];
+}
+
 function auditEvent(
   raw: RawCheck,
   t: Trace,
@@ -181,9 +185,8 @@ function auditEvent(
 ): AuditEvent {
   const q = raw.path.indexOf('?');
   const reasons = [r.reason, ...(t.policy?.reasons ?? []).filter((x) => x !== r.reason), ...t.notes];
-  // The policy may report an audit-only reason (e.g. a 404 that hides a cross-tenant memory).
-  const auditReason = (t.policy as { audit_reason?: unknown } | undefined)?.audit_reason;
-  if (typeof auditReason === 'string' && !reasons.includes(auditReason)) reasons.push(auditReason);
+  // Audit-only reasons the caller must not see (a 404 that hides another tenant's memory).
+  for (const extra of auditReasons(t.policy)) if (!reasons.includes(extra)) reasons.push(extra);
   return {
     event_id: decisionId,
     ts: new Date(nowMs).toISOString(),

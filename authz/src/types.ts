@@ -158,6 +158,9 @@ export interface PolicyDecision {
   headers?: Record<string, string>;
   break_glass?: boolean;
   phi?: boolean;
+  /** Reasons for the audit row only, never shown to the caller (e.g. `memory_cross_tenant`
+   * behind a 404 `memory_not_found` that must not leak existence). */
+  audit_reasons?: string[];
 }
 
 export interface PolicyEngine {

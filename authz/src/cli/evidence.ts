@@ -1,0 +1,142 @@
+// `mem0-gov evidence --out DIR [--since ISO] [--until ISO]`: an evidence pack for auditors.
+// Each file is plain JSON/CSV an auditor can read without our code; manifest.json lists
+// every file with its SHA-256 so the pack itself can be checked for tampering.
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { hostname } from 'node:os';
+import { loadAuditConfig } from '../audit/config.js';
+import { loadVerifier, loadSigner } from '../audit/checkpoint.js';
+import type { CheckpointVerifier } from '../audit/checkpoint.js';
+import { connect } from '../audit/pg.js';
+import { verifyDatabase } from '../audit/verify-db.js';
+import { describeProblem } from '../audit/verify.js';
+import { loadPolicyConfig } from '../policy/config.js';
+import { bundleRevision } from '../policy/bundle.js';
+import { PREFIX, str } from '../config/env.js';
+import type { Env } from '../config/env.js';
+import * as metrics from '../metrics.js';
+import { flags } from './args.js';
+import { UsageError } from './context.js';
+import type { CliContext } from './context.js';
+
+/** Variable names whose values are secrets: shown as "[set]", never printed. */
+const SECRET_NAME = /(PASSWORD|SECRET|TOKEN|API_KEY|PRIVATE)(?!_FILE)/;
+
+/** The active MEM0_GOV_* configuration with secret values withheld (file paths are shown). */
+export function redactedConfig(env: Env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env).sort(([a], [b]) => a.localeCompare(b))) {
+    if (!k.startsWith(PREFIX) || v === undefined) continue;
+    if (SECRET_NAME.test(k.slice(PREFIX.length))) out[k] = '[set]';
+    else out[k] = /^[a-z]+:\/\/[^/]*@/i.test(v) ? v.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:[redacted]@') : v;
+  }
+  return out;
+}
+
+/** role → permissions from policy data, as a table (rows: roles, columns: permissions). */
+export function roleMatrix(data: unknown): { permissions: string[]; roles: Record<string, Record<string, boolean>> } {
+  const roles = ((data as { mem0gov?: { roles?: Record<string, string[]> } })?.mem0gov?.roles ?? {}) as Record<string, string[]>;
+  const permissions = [...new Set(Object.values(roles).flat())].sort();
+  const table: Record<string, Record<string, boolean>> = {};
+  for (const [role, perms] of Object.entries(roles).sort(([a], [b]) => a.localeCompare(b))) {
+    table[role] = Object.fromEntries(permissions.map((p) => [p, perms.includes(p)]));
+  }
+  return { permissions, roles: table };
+}
+
+function csvCell(v: unknown): string {
+  const s = v === null || v === undefined ? '' : String(v);
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export async function run(argv: string[], ctx: CliContext): Promise<number> {
+  const { values } = flags(argv, {
+    out: { type: 'string' },
+    since: { type: 'string' },
+    until: { type: 'string' },
+    'public-key': { type: 'string', multiple: true },
+  });
+  if (!values.out) throw new UsageError('--out DIR is required');
+  const until = values.until ? new Date(values.until) : new Date();
+  const since = values.since ? new Date(values.since) : new Date(until.getTime() - 30 * 86_400_000);
+  if (Number.isNaN(since.getTime()) || Number.isNaN(until.getTime()) || since > until) {
+    throw new UsageError('--since/--until must be ISO 8601 dates with since ≤ until');
+  }
+  const out = values.out;
+  await ctx.recordAdmin({ command: 'evidence', target: `period:${since.toISOString()}/${until.toISOString()}`, details: { out } });
+  await mkdir(out, { recursive: true });
+  const written: string[] = [];
+  const write = async (name: string, content: string): Promise<void> => {
+    await writeFile(join(out, name), content);
+    written.push(name);
+  };
+  const json = (v: unknown): string => `${JSON.stringify(v, null, 2)}\n`;
+
+  const auditCfg = loadAuditConfig(ctx.env);
+  const pubFiles = values['public-key'] ?? [str(ctx.env, 'AUDIT_CHECKPOINT_PUBLIC_KEY_FILE')].filter((p): p is string => !!p);
+  const publicPems: string[] = pubFiles.length
+    ? await Promise.all(pubFiles.map((f) => readFile(f, 'utf8')))
+    : auditCfg.checkpointKeyPem
+      ? [loadSigner(auditCfg.checkpointKeyPem).publicKeyPem]
+      : [];
+  const keys: CheckpointVerifier[] = publicPems.map(loadVerifier);
+  const db = await connect(str(ctx.env, 'PG_ADMIN_URL') ?? auditCfg.pgUrl, 'mem0gov-cli-evidence');
+  let chainsOk = true;
+  try {
+    const reports = await verifyDatabase(db, { keys });
+    chainsOk = reports.every((r) => r.problem === null);
+    if (!chainsOk) metrics.auditChainVerifyFailures.inc();
+    await write(
+      'chain-verification.json',
+      json({
+        verified_at: new Date().toISOString(),
+        result: chainsOk ? 'valid' : 'BROKEN',
+        checkpoint_public_keys: keys.map((k) => k.keyId),
+        chains: reports.map((r) => ({ ...r, problem: r.problem ? describeProblem(r.problem) : null })),
+      }),
+    );
+    const cps = await db.query('SELECT chain_id, seq, hash, signature, key_id, ts FROM audit.checkpoints ORDER BY chain_id, seq');
+    await write('checkpoints.json', json(cps.rows));
+    if (publicPems.length > 0) await write('checkpoint-public-keys.pem', publicPems.join(''));
+
+    const period = [since.toISOString(), until.toISOString()];
+    const summary = await db.query(
+      `SELECT coalesce(tenant, '') AS tenant, decision, reasons[1] AS reason, count(*)::int AS n
+         FROM audit.events WHERE ts >= $1 AND ts < $2 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+      period,
+    );
+    await write('decisions-by-tenant.csv', ['tenant,decision,reason,count', ...summary.rows.map((r) => [r.tenant, r.decision, r.reason, r.n].map(csvCell).join(','))].join('\n') + '\n');
+    const bg = await db.query(
+      `SELECT ts, tenant, actor_sub, route, memory_id, decision, request_id, event_id FROM audit.events
+        WHERE break_glass AND ts >= $1 AND ts < $2 ORDER BY ts`,
+      period,
+    );
+    await write('break-glass-use.json', json(bg.rows));
+    const admin = await db.query(
+      `SELECT ts, actor_sub, route, path, reasons, event_id FROM audit.events
+        WHERE action = 'admin' AND method IN ('CLI', 'CONFIG') AND ts >= $1 AND ts < $2 ORDER BY ts`,
+      period,
+    );
+    await write('admin-actions.json', json(admin.rows));
+  } finally {
+    await db.end().catch(() => undefined);
+  }
+
+  const policyCfg = loadPolicyConfig(ctx.env);
+  const [wasm, data] = await Promise.all([readFile(policyCfg.wasmPath), readFile(policyCfg.dataPath)]);
+  const policyData = JSON.parse(data.toString('utf8')) as unknown;
+  await write('policy.json', json({ revision: bundleRevision(wasm, data), wasm: policyCfg.wasmPath, data: policyCfg.dataPath, data_content: policyData }));
+  await write('role-matrix.json', json(roleMatrix(policyData)));
+  await write('config.json', json({ host: hostname(), env: redactedConfig(ctx.env) }));
+
+  const files = await Promise.all(
+    written.map(async (name) => ({ name, sha256: createHash('sha256').update(await readFile(join(out, name))).digest('hex') })),
+  );
+  await writeFile(
+    join(out, 'manifest.json'),
+    json({ generator: 'mem0-gov evidence', generated_at: new Date().toISOString(), period: { since: since.toISOString(), until: until.toISOString() }, generated_by: ctx.actor, files }),
+  );
+  ctx.out(`evidence pack written to ${out} (${files.length + 1} files); audit chains: ${chainsOk ? 'valid' : 'BROKEN'}`);
+  return chainsOk ? 0 : 1;
+}
