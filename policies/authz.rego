@@ -57,7 +57,7 @@ permissions contains p if {
 # ---------------------------------------------------------------- tenant settings (ABAC)
 
 # Missing keys fall back to "no restriction" so a minimal data file stays valid.
-builtin_tenant_defaults := {"suspended": false, "id_prefixes": [], "allowed_cidrs": [], "allowed_hours_utc": []}
+builtin_tenant_defaults := {"suspended": false, "denied_actions": [], "id_prefixes": [], "allowed_cidrs": [], "allowed_hours_utc": []}
 
 tenant_conf := object.union(
 	object.union(builtin_tenant_defaults, object.get(cfg, "tenant_defaults", {})),
@@ -162,6 +162,11 @@ deny contains "tenant_invalid" if not tenant_valid
 
 deny contains "tenant_suspended" if tenant_conf.suspended == true
 
+# Incident response "deny writes": per-tenant actions refused whatever the role. The action is
+# taken from the route table (each route's permission is its action), not from
+# input.request.action, so a mislabelled action cannot slip past. Break-glass does not lift it.
+deny contains "action_denied_for_tenant" if route_permission[route] in tenant_conf.denied_actions
+
 deny contains "source_ip_not_allowed" if not source_ip_allowed
 
 deny contains "outside_allowed_hours" if not hours_allowed
@@ -203,6 +208,7 @@ deny contains "phi_permission_missing" if {
 reason_priority := [
 	"tenant_invalid",
 	"tenant_suspended",
+	"action_denied_for_tenant",
 	"source_ip_not_allowed",
 	"outside_allowed_hours",
 	"unknown_route",

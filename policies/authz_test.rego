@@ -92,3 +92,62 @@ test_minimal_data_uses_builtin_defaults if {
 	c.name == "agent-reader memories.get own-tenant"
 	authz.decision.allow with input as c.input with data.mem0gov as {"roles": {"agent-reader": ["read"]}}
 }
+
+# ---------------------------------------------------------------- denied_actions ("deny writes")
+
+case(name) := c if {
+	some c in matrix.cases
+	c.name == name
+}
+
+test_denied_actions_reads_go_on_writes_stop if {
+	decide(case("agent-writer memories.get writes-denied")).allow
+	decide(case("agent-writer search writes-denied")).allow
+	d := decide(case("agent-writer memories.create writes-denied"))
+	d.allow == false
+	d.reasons == ["action_denied_for_tenant"]
+	d.status == 403
+	decide(case("admin memories.delete writes-denied")).reasons == ["action_denied_for_tenant"]
+	decide(case("admin memories.bulk_delete writes-denied")).reasons == ["action_denied_for_tenant"]
+}
+
+# Like suspension, an active break-glass grant does not lift the denial.
+test_denied_actions_not_lifted_by_break_glass if {
+	d := decide(case("agent-reader configure writes-denied-break-glass-admin"))
+	d.break_glass == true
+	d.allow == false
+	d.reasons == ["action_denied_for_tenant"]
+	r := decide(case("agent-reader reset writes-denied-break-glass-admin"))
+	r.allow == false
+	r.reasons == ["action_denied_for_tenant"]
+}
+
+# A mislabelled action (write route sent as "read") is still denied by the route's permission.
+test_denied_actions_also_checks_route_permission if {
+	c := case("agent-writer memories.update writes-denied")
+	relabelled := json.patch(c.input, [{"op": "replace", "path": "/request/action", "value": "read"}])
+	d := authz.decision with input as relabelled with data.mem0gov as matrix.data.mem0gov
+	d.reasons == ["action_denied_for_tenant"]
+}
+
+# tenant_defaults.denied_actions applies to unlisted tenants; a tenant entry overrides it.
+test_denied_actions_from_tenant_defaults if {
+	c := case("agent-writer memories.create own-tenant")
+	defaults := {"roles": matrix.data.mem0gov.roles, "tenant_defaults": {"denied_actions": ["write"]}}
+	d := authz.decision with input as c.input with data.mem0gov as defaults
+	d.reasons == ["action_denied_for_tenant"]
+	lifted := object.union(defaults, {"tenants": {"acme": {"denied_actions": []}}})
+	authz.decision.allow with input as c.input with data.mem0gov as lifted
+}
+
+test_suspension_outranks_denied_actions if {
+	c := case("agent-writer memories.create suspended")
+	both := json.patch(matrix.data.mem0gov, [{"op": "add", "path": "/tenants/suspendedco/denied_actions", "value": ["write"]}])
+	d := authz.decision with input as c.input with data.mem0gov as both
+	d.reasons == ["tenant_suspended", "action_denied_for_tenant"]
+}
+
+test_shipped_data_denies_no_action if {
+	data.mem0gov.tenant_defaults.denied_actions == []
+	decide(case("agent-writer memories.create own-tenant")).allow
+}

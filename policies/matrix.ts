@@ -51,7 +51,7 @@ export const ROUTES: Record<RouteId, RouteSpec> = {
 };
 
 const PRIORITY = [
-  'tenant_invalid', 'tenant_suspended', 'source_ip_not_allowed', 'outside_allowed_hours', 'unknown_route',
+  'tenant_invalid', 'tenant_suspended', 'action_denied_for_tenant', 'source_ip_not_allowed', 'outside_allowed_hours', 'unknown_route',
   'role_missing', 'break_glass_required', 'list_requires_admin', 'entity_id_required', 'cross_tenant',
   'memory_not_found', 'phi_permission_missing',
 ];
@@ -63,6 +63,8 @@ export const TEST_TENANTS = {
   dayco: { allowed_hours_utc: [[8, 18]] },
   nightco: { allowed_hours_utc: [[22, 6]] },
   mapco: { id_prefixes: ['mapco-'] },
+  // incident response "deny writes": reads go on, everything else is refused
+  lockedco: { denied_actions: ['write', 'delete', 'bulk_delete', 'admin'] },
 };
 
 export interface Expect {
@@ -117,7 +119,7 @@ function makeInput(roles: string[], route: RouteId | string, s: Scope): PolicyIn
   return input;
 }
 
-type TenantConf = { suspended?: boolean; id_prefixes?: string[]; allowed_cidrs?: string[]; allowed_hours_utc?: number[][] };
+type TenantConf = { suspended?: boolean; denied_actions?: string[]; id_prefixes?: string[]; allowed_cidrs?: string[]; allowed_hours_utc?: number[][] };
 
 function ipInCidrs(ip: string, cidrs: string[]): boolean {
   // Only what the matrix uses: IPv4 /8 and IPv6 /32 prefixes written in full groups.
@@ -153,6 +155,7 @@ function expectFor(input: PolicyInput): Expect {
   const deny = new Set<string>();
   if (!tenantValid) deny.add('tenant_invalid');
   if (conf.suspended) deny.add('tenant_suspended');
+  if (spec && (conf.denied_actions ?? []).includes(spec.action)) deny.add('action_denied_for_tenant');
   if ((conf.allowed_cidrs ?? []).length > 0 && !ipInCidrs(input.request.source_ip, conf.allowed_cidrs!)) deny.add('source_ip_not_allowed');
   if (!hoursOk) deny.add('outside_allowed_hours');
   if (!spec) deny.add('unknown_route');
@@ -259,6 +262,20 @@ export function buildMatrix(policyData: { mem0gov: Record<string, unknown> }): {
   add(['admin'], 'configure', 'suspended', { tenant: 'suspendedco', entityIds: [] });
   add(['admin'], 'reset', 'break-glass-reader-grant', { tenant: 'acme', entityIds: [], grant: { role: 'agent-reader', expires_at_ms: NOW_MS + HOUR } });
   add(['agent-reader'], 'memories.get', 'break-glass-phi-reader', { tenant: 'acme', entityIds: [], owner: owner('acme:alice', true), grant: { role: 'phi-reader', expires_at_ms: NOW_MS + 1 } });
+  // A tenant with writes denied: every route for admin (reads pass, the rest is refused), a
+  // writer and a reader, and break-glass admin (which must not lift the denial).
+  for (const route of Object.keys(ROUTES) as RouteId[]) {
+    const spec = ROUTES[route];
+    const s: Scope = { tenant: 'lockedco', entityIds: spec.source ? ['lockedco:alice'] : [], owner: spec.owner ? owner('lockedco:alice') : undefined };
+    add(['admin'], route, 'writes-denied', s);
+    add(['agent-reader'], route, 'writes-denied-break-glass-admin', { ...s, grant: activeAdmin });
+  }
+  for (const route of ['memories.create', 'memories.update', 'memories.get', 'search'] as RouteId[]) {
+    const spec = ROUTES[route];
+    add(['agent-writer'], route, 'writes-denied', {
+      tenant: 'lockedco', entityIds: spec.source ? ['lockedco:alice'] : [], owner: spec.owner ? owner('lockedco:alice') : undefined,
+    });
+  }
   add(['admin'], 'bogus.route', 'unknown-route', { tenant: 'acme', entityIds: ['acme:alice'] });
 
   const data = { mem0gov: { ...policyData.mem0gov, tenants: TEST_TENANTS } };

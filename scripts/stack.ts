@@ -2,6 +2,7 @@
 // Envoy :9000 (TLS) → authz :9191 (gRPC) / :9192 (HTTP) → Mem0 :9006 (the in-memory
 // stand-in, or a real Mem0 via MEM0_GOV_MEM0_URL), plus redis-server, PostgreSQL and a
 // dev token issuer on :9193. Generated material (dev key, certs, spool) lives in .state/.
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startStack } from '../testing/stack.js';
 import { ROOT } from '../testing/tools.js';
@@ -15,13 +16,26 @@ const stack = await startStack({
 });
 
 const ca = stack.envoy.caFile;
+// What the admin CLI needs to reach this stack's Redis and PostgreSQL.
+const envFile = join(ROOT, '.state', 'stack.env');
+const cliEnv = {
+  MEM0_GOV_REDIS_URL: stack.redis.url,
+  MEM0_GOV_PG_URL: stack.env.MEM0_GOV_PG_URL,
+  MEM0_GOV_PG_ADMIN_URL: stack.env.MEM0_GOV_PG_ADMIN_URL,
+  MEM0_GOV_AUDIT_CHECKPOINT_PUBLIC_KEY_FILE: stack.env.MEM0_GOV_AUDIT_CHECKPOINT_PUBLIC_KEY_FILE,
+  // Dev stack only: lets the CLI's admin chain sign checkpoints with the same dev key.
+  MEM0_GOV_AUDIT_CHECKPOINT_KEY_FILE: stack.env.MEM0_GOV_AUDIT_CHECKPOINT_KEY_FILE,
+  MEM0_GOV_DEV_KEY_DIR: join(stack.stateDir, 'dev-issuer'),
+};
+writeFileSync(envFile, Object.entries(cliEnv).map(([k, v]) => `export ${k}=${v}`).join('\n') + '\n');
 process.stdout.write(`
 mem0-gov stack ready: https://127.0.0.1:${stack.envoy.port} → authz 127.0.0.1:${stack.authz.grpcPort} → Mem0 ${stack.mem0Url}
+  admin CLI env:     source .state/stack.env
   mint a dev token:  TOKEN=$(bin/mem0-gov token --tenant acme --role agent-writer)
   call Mem0:         curl --cacert ${ca} -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
                        -d '{"messages":[{"role":"user","content":"I like tea"}],"user_id":"acme:alice"}' https://127.0.0.1:${stack.envoy.port}/memories
   health/metrics:    http://127.0.0.1:${stack.authz.httpPort}/readyz  /metrics     Envoy admin: http://127.0.0.1:${stack.envoy.adminPort}
-  admin CLI env:     export MEM0_GOV_REDIS_URL=${stack.redis.url} MEM0_GOV_PG_URL=${stack.env.MEM0_GOV_PG_URL} MEM0_GOV_PG_ADMIN_URL=${stack.env.MEM0_GOV_PG_ADMIN_URL}
+  operate:           bin/mem0-gov audit verify | limits get | revoke --tenant acme --sub … | tenant suspend acme
 Ctrl-C stops everything.
 `);
 

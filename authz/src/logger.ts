@@ -4,7 +4,10 @@ import pino from 'pino';
 
 export type Logger = pino.Logger;
 
+/** The service logs to stdout; the CLI (bin.ts) sets MEM0_GOV_LOG_DESTINATION=stderr so its
+ * stdout carries only command output (a token, a report). */
 export function createLogger(level = process.env.MEM0_GOV_LOG_LEVEL ?? 'info'): Logger {
+  const fd = process.env.MEM0_GOV_LOG_DESTINATION === 'stderr' ? 2 : 1;
   return pino({
     name: 'mem0-gov',
     level,
@@ -14,5 +17,5 @@ export function createLogger(level = process.env.MEM0_GOV_LOG_LEVEL ?? 'info'): 
       paths: ['authorization', 'token', 'headers.authorization', '*.authorization', 'body', '*.body', 'apiKey', '*.apiKey'],
       censor: '[redacted]',
     },
-  });
+  }, pino.destination({ fd, sync: true }));
 }

@@ -46,7 +46,7 @@ export async function startService(env: Env, opts: { logger?: Logger; clock?: ()
         event_id: randomUUID(),
         ts: new Date(clock()).toISOString(),
         decision: 'allow',
-        reasons: ['config_changed'],
+        reasons: ['config_changed', `value=${change.value ?? 'unset'}`],
         actor_sub: null,
         roles: [],
         tenant: null,

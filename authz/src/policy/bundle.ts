@@ -3,7 +3,7 @@
 // evaluation proves the entrypoint answers with a well-formed decision.
 import { createHash } from 'node:crypto';
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
-import type { PolicyDecision, PolicyInput } from '../types.js';
+import type { Action, PolicyDecision, PolicyInput } from '../types.js';
 
 export const ENTRYPOINT = 'mem0/authz/decision';
 
@@ -90,6 +90,21 @@ export function checkData(parsed: unknown): asserts parsed is { mem0gov: Record<
     throw new Error('mem0gov.tenants must map tenant → {settings}');
   }
   if (defaults !== undefined && !isObject(defaults)) throw new Error('mem0gov.tenant_defaults must be an object');
+  if (isObject(defaults)) checkDeniedActions('mem0gov.tenant_defaults', defaults.denied_actions);
+  for (const [t, conf] of Object.entries(isObject(tenants) ? tenants : {})) {
+    checkDeniedActions(`mem0gov.tenants.${t}`, (conf as Record<string, unknown>).denied_actions);
+  }
+}
+
+const ACTIONS: ReadonlySet<string> = new Set<Action>(['read', 'write', 'delete', 'bulk_delete', 'admin']);
+
+// A typo ("writes") would deny nothing in the middle of an incident: refuse the file instead,
+// so the reload fails loudly and the last good data stays.
+function checkDeniedActions(where: string, v: unknown): void {
+  if (v === undefined) return;
+  if (!isStringArray(v) || !v.every((a) => ACTIONS.has(a))) {
+    throw new Error(`${where}.denied_actions must be a list of actions (${[...ACTIONS].join(', ')})`);
+  }
 }
 
 function errorText(err: unknown): string {

@@ -105,5 +105,9 @@ describe('policy matrix through the compiled wasm', () => {
     expect(get('agent-writer memories.create hours-end').reasons).toEqual(['outside_allowed_hours']);
     expect(get('agent-writer memories.create prefix-confusion').reasons).toEqual(['cross_tenant']);
     expect(get('admin bogus.route unknown-route').reasons).toEqual(['unknown_route']);
+    expect(get('agent-writer memories.get writes-denied').allow).toBe(true);
+    expect(get('agent-writer memories.create writes-denied')).toMatchObject({ allow: false, status: 403, reasons: ['action_denied_for_tenant'] });
+    expect(get('admin memories.delete writes-denied').reasons).toEqual(['action_denied_for_tenant']);
+    expect(get('agent-reader configure writes-denied-break-glass-admin')).toMatchObject({ allow: false, break_glass: true, reasons: ['action_denied_for_tenant'] });
   });
 });

@@ -29,6 +29,17 @@ const readInput: PolicyInput = {
   },
   subject: { sub: 'alice', tenant: 'acme', roles: ['agent-reader'] },
 };
+const writeInput: PolicyInput = {
+  ...readInput,
+  request: { ...readInput.request, method: 'POST', route: 'memories.create', action: 'write', entities: [{ kind: 'user_id', id: 'acme:alice', source: 'body' }] },
+  subject: { ...readInput.subject, roles: ['agent-writer'] },
+};
+const writesDeniedData = Buffer.from(JSON.stringify({
+  mem0gov: {
+    ...(JSON.parse(shippedData.toString()) as { mem0gov: object }).mem0gov,
+    tenants: { acme: { denied_actions: ['write', 'delete', 'bulk_delete', 'admin'] } },
+  },
+}));
 const foreignInput: PolicyInput = { ...readInput, request: { ...readInput.request, entities: [{ kind: 'user_id', id: 'globex:bob', source: 'query' }] } };
 
 beforeAll(() => {
@@ -93,6 +104,20 @@ describe('policy hot reload', () => {
     expect(r.engine.evaluate(readInput).reasons).toEqual(['tenant_suspended']);
   });
 
+  it('denied_actions in a reloaded data file stops writes and lets reads through (incident "deny writes")', async () => {
+    const r = await rig(false);
+    expect(r.engine.evaluate(writeInput).allow).toBe(true);
+    replace(r.dataPath, writesDeniedData);
+    expect(await r.engine.reload()).toBe('ok');
+    expect(r.engine.revision()).toBe(bundleRevision(shippedWasm, writesDeniedData));
+    expect(r.engine.evaluate(writeInput)).toMatchObject({ allow: false, reasons: ['action_denied_for_tenant'], status: 403 });
+    expect(r.engine.evaluate({ ...readInput, subject: writeInput.subject }).allow).toBe(true);
+    // Undo: the shipped data (no denied actions) allows the write again.
+    replace(r.dataPath, shippedData);
+    expect(await r.engine.reload()).toBe('ok');
+    expect(r.engine.evaluate(writeInput).allow).toBe(true);
+  });
+
   it('a changed wasm file is picked up by the watcher and swapped in', async () => {
     const r = await rig(true);
     const before = r.engine.revision();
@@ -109,6 +134,7 @@ describe('policy hot reload', () => {
     ['data that is not an object', 'data', '[1,2,3]'],
     ['data without roles', 'data', '{"mem0gov": {"tenants": {}}}'],
     ['data with a malformed role', 'data', '{"mem0gov": {"roles": {"admin": "read"}}}'],
+    ['data with an unknown denied action', 'data', '{"mem0gov": {"roles": {"admin": ["read"]}, "tenants": {"acme": {"denied_actions": ["writes"]}}}}'],
   ])('rejects %s and keeps the last good revision', async (_name, which, bytes) => {
     const r = await rig(false);
     const good = r.engine.revision();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bundleRevision, toDecision } from '../../../src/policy/bundle.js';
+import { bundleRevision, checkData, toDecision } from '../../../src/policy/bundle.js';
 import { loadPolicyConfig } from '../../../src/policy/config.js';
 
 describe('toDecision', () => {
@@ -44,5 +44,22 @@ describe('loadPolicyConfig', () => {
     expect(loadPolicyConfig({ MEM0_GOV_POLICY_WASM: '/x.wasm', MEM0_GOV_POLICY_WATCH: 'false', MEM0_GOV_PHI_LABELS: 'phi, hipaa' }, '/srv'))
       .toMatchObject({ wasmPath: '/x.wasm', watch: false, phiLabels: ['phi', 'hipaa'] });
     expect(() => loadPolicyConfig({ MEM0_GOV_POLICY_WATCH: 'maybe' })).toThrow(/MEM0_GOV_POLICY_WATCH/);
+  });
+});
+
+describe('checkData: denied_actions', () => {
+  const roles = { admin: ['read'] };
+
+  it('accepts known actions for a tenant and in tenant_defaults, and an empty list', () => {
+    expect(() => checkData({ mem0gov: { roles, tenants: { acme: { denied_actions: ['write', 'delete', 'bulk_delete', 'admin'] } } } })).not.toThrow();
+    expect(() => checkData({ mem0gov: { roles, tenant_defaults: { denied_actions: [] }, tenants: { acme: { denied_actions: ['read'] } } } })).not.toThrow();
+  });
+
+  it.each([
+    ['a typo in a tenant', { tenants: { acme: { denied_actions: ['writes'] } } }, /tenants\.acme\.denied_actions/],
+    ['a bare string', { tenants: { acme: { denied_actions: 'write' } } }, /tenants\.acme\.denied_actions/],
+    ['a permission that is not an action', { tenant_defaults: { denied_actions: ['phi'] } }, /tenant_defaults\.denied_actions/],
+  ])('rejects %s, naming where', (_n, extra, where) => {
+    expect(() => checkData({ mem0gov: { roles, ...extra } })).toThrow(where);
   });
 });
