@@ -4,7 +4,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { devKeyPaths, ensureDevKey, mintDevToken } from '../identity/dev-issuer.js';
 import { TENANT_PATTERN } from '../identity/claims.js';
-import { flags, parseDuration } from './args.js';
+import { flags } from './args.js';
+import { DurationFormatError, parseDuration } from '../gate/duration.js';
 import { UsageError } from './context.js';
 import type { CliContext } from './context.js';
 
@@ -31,7 +32,13 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   const issuerFile = join(dir, 'issuer');
   const issuer = values.issuer ?? ctx.env.MEM0_GOV_DEV_ISSUER ?? (existsSync(issuerFile) ? readFileSync(issuerFile, 'utf8').trim() : undefined);
   if (!issuer) throw new UsageError(`no issuer: pass --issuer or start the dev stack (it writes ${issuerFile})`);
-  const ttl = parseDuration(values.ttl ?? '15m', '--ttl');
+  let ttl: number;
+  try {
+    ttl = parseDuration(values.ttl ?? '15m') / 1000;
+  } catch (err) {
+    if (err instanceof DurationFormatError) throw new UsageError(`--ttl: ${err.message}`);
+    throw err;
+  }
   const sub = values.sub ?? `${values.tenant}-dev-user`;
   await ctx.recordAdmin({ command: 'token', target: `subject:${values.tenant}/${sub}`, details: { roles: roles.join(','), ttl_seconds: ttl, issuer } });
   const token = await mintDevToken(await ensureDevKey(dir), {

@@ -74,13 +74,13 @@ describe('running process', () => {
     const loader = await import('@grpc/proto-loader');
     const health = grpc.loadPackageDefinition(loader.loadSync(healthProto, { enums: String })) as unknown as { grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } } };
     const client = new health.grpc.health.v1.Health(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
-    const status = await new Promise<unknown>((res, rej) => client.check({ service: 'envoy.service.auth.v3.Authorization' }, (e: Error | null, r: unknown) => (e ? rej(e) : res(r))));
+    const status = await new Promise<unknown>((res, rej) => client.check!({ service: 'envoy.service.auth.v3.Authorization' }, (e: Error | null, r: unknown) => (e ? rej(e) : res(r))));
     expect(status).toEqual({ status: 'SERVING' });
     client.close();
     const Authz = authorizationService();
     const authz = new Authz(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
     const resp = await new Promise<{ denied_response?: { status: { code: string | number } } }>((res, rej) =>
-      authz.Check({ attributes: { request: { http: { method: 'GET', path: '/memories', headers: { 'x-request-id': 'r-1' } } } } }, (e: Error | null, r: never) => (e ? rej(e) : res(r))),
+      authz.Check!({ attributes: { request: { http: { method: 'GET', path: '/memories', headers: { 'x-request-id': 'r-1' } } } } }, (e: Error | null, r: never) => (e ? rej(e) : res(r))),
     );
     authz.close();
     expect(resp.denied_response).toBeDefined();
