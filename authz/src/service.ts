@@ -109,6 +109,12 @@ export async function startService(env: Env, opts: { logger?: Logger; clock?: ()
     },
   });
   metrics.policyRevision.set({ revision: policy.revision() }, 1);
+  // Dependency gauges for dashboards and alerts, refreshed without waiting for a probe.
+  const probe = setInterval(() => {
+    metrics.dependencyUp.set({ dependency: 'postgres' }, audit.health().pg ? 1 : 0);
+    metrics.dependencyUp.set({ dependency: 'redis' }, redis.status === 'ready' ? 1 : 0);
+  }, 5_000);
+  probe.unref();
   logger.info({ grpcPort: grpcServer.port, httpPort: httpServer.port, policyRevision: policy.revision() }, 'mem0-gov authz ready');
 
   return {
@@ -118,6 +124,7 @@ export async function startService(env: Env, opts: { logger?: Logger; clock?: ()
     logger,
     async stop(drainMs = config.drainSeconds * 1000) {
       draining = true;
+      clearInterval(probe);
       grpcServer.health.setStatus('', 'NOT_SERVING');
       if (drainMs > 0) await new Promise((r) => setTimeout(r, drainMs));
       await grpcServer.shutdown(5_000);
