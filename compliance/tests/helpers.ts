@@ -4,6 +4,7 @@
 import { afterAll, beforeAll } from 'vitest';
 import pg from 'pg';
 import { readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { startStack } from '../../testing/stack.js';
 import type { Stack, StackOptions } from '../../testing/stack.js';
@@ -50,6 +51,8 @@ export interface Compliance {
   readonly stack: Stack;
   /** HTTPS request through Envoy's TLS listener. */
   req(o: Request): Promise<Reply>;
+  /** A request whose path goes on the wire byte for byte (call() would normalise `..` itself). */
+  rawPath(method: string, path: string, token: string, body?: unknown): Promise<number>;
   /** Requests that reached Mem0 so far. */
   mem0Count(): number;
   /** Superuser query on the audit database (what an auditor with DB access sees). */
@@ -91,7 +94,7 @@ export function useStack(opts: StackOptions = {}): Compliance {
   let stack: Stack | undefined;
   let db: pg.Client | undefined;
   beforeAll(async () => {
-    stack = await startStack({ ...opts, env: { MEM0_GOV_LOG_LEVEL: 'silent', ...opts.env } });
+    stack = await startStack({ logLevel: 'silent', ...opts, env: { MEM0_GOV_LOG_LEVEL: 'silent', ...opts.env } });
     db = new pg.Client(stack.pgOwnerUrl);
     await db.connect();
   });
@@ -109,6 +112,18 @@ export function useStack(opts: StackOptions = {}): Compliance {
       return s();
     },
     req: (o) => call(s().envoy.baseUrl, s().envoy.caFile, o),
+    rawPath: (method, path, token, body) => new Promise((resolve, reject) => {
+      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+      const req = httpsRequest({
+        host: '127.0.0.1', port: s().envoy.port, servername: 'localhost', ca: readFileSync(s().envoy.caFile), method, path,
+        headers: { authorization: `Bearer ${token}`, ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}) },
+      }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end(payload);
+    }),
     mem0Count: () => s().mem0!.requests.length,
     sql,
     async auditRow(reply) {

@@ -1,9 +1,14 @@
 // PostgreSQL I/O for the audit chain: connection, per-chain advisory lock, head, batched INSERT,
 // paged reads for verify/export. Statements only; no chain logic here.
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import pg from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { ROW_COLUMNS, type AuditRow } from './row.js';
 import type { Checkpoint } from './checkpoint.js';
+import { arrayLiteral, parseTextArray } from './pg-text.js';
+
+export { arrayLiteral, parseTextArray } from './pg-text.js';
 
 export type PgClient = pg.Client;
 
@@ -46,13 +51,6 @@ function insertSql(table: string): string {
 }
 const INSERT_EVENTS = insertSql('audit.events');
 
-/** A text[] as a PostgreSQL array literal (every element quoted; " and \ escaped). */
-export function arrayLiteral(a: readonly string[]): string {
-  let s = '{';
-  for (let i = 0; i < a.length; i++) s += (i > 0 ? ',"' : '"') + a[i]!.replace(/[\\"]/g, (m) => '\\' + m) + '"';
-  return s + '}';
-}
-
 /** Rows per INSERT statement (and so per transaction when no explicit one is open). */
 export const MAX_ROWS_PER_INSERT = 5000;
 
@@ -65,6 +63,48 @@ export async function insertRows(client: pg.Client, rows: readonly AuditRow[], t
       ? chunk.map((r) => arrayLiteral(r[c] as string[]))
       : chunk.map((r) => r[c])));
     await client.query(sql, params);
+  }
+}
+
+const COPY_EVENTS = `COPY audit.events (${ROW_COLUMNS.join(', ')}) FROM STDIN`;
+
+/**
+ * Writes rows already encoded by encodeCopyRows (copy-text.ts) with one COPY FROM STDIN: one
+ * statement, so one transaction when none is open; resolves after the server's CommandComplete,
+ * i.e. after the commit (flushed: the writer's session forces synchronous_commit = on).
+ * COPY has no ON CONFLICT: a duplicate event_id fails the whole statement (SQLSTATE 23505),
+ * and the caller falls back to insertRows.
+ */
+export async function copyEncodedRows(client: pg.Client, encoded: string | Buffer, table = 'audit.events'): Promise<void> {
+  const sql = table === 'audit.events' ? COPY_EVENTS : `COPY ${table} (${ROW_COLUMNS.join(', ')}) FROM STDIN`;
+  const stream = client.query(copyFrom(sql));
+  const done = once(stream, 'finish');
+  stream.end(encoded);
+  await done; // rejects on the stream's 'error' (the server's ErrorResponse)
+}
+
+export function isUniqueViolation(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
+}
+
+/** Columns for COPY TO: as stored, ts printed by the session's DateStyle/TimeZone (set to ISO/UTC by copyChainText). */
+const COPY_SELECT_SQL = ROW_COLUMNS.join(', ');
+
+/**
+ * Streams one chain (seq 1..upTo, ascending) as COPY text bytes, in one read-only transaction
+ * whose settings fix the text forms the fast verifier parses (ISO UTC timestamps, shortest
+ * round-trip floats). Chunks end anywhere, not necessarily at a line end.
+ */
+export async function* copyChainText(client: pg.Client, chainId: string, upTo: number): AsyncGenerator<Buffer> {
+  await client.query("BEGIN READ ONLY; SET LOCAL TimeZone TO 'UTC'; SET LOCAL DateStyle TO 'ISO, YMD'; SET LOCAL extra_float_digits TO 1");
+  let ok = false;
+  try {
+    const stream = client.query(copyTo(
+      `COPY (SELECT ${COPY_SELECT_SQL} FROM audit.events WHERE chain_id = ${client.escapeLiteral(chainId)} AND seq <= ${Math.trunc(upTo)} ORDER BY seq) TO STDOUT`));
+    for await (const chunk of stream) yield chunk as Buffer;
+    ok = true;
+  } finally {
+    await client.query(ok ? 'COMMIT' : 'ROLLBACK').catch(() => undefined);
   }
 }
 
@@ -99,39 +139,6 @@ export const ROW_SELECT_SQL = ROW_COLUMNS.map((c) => (c === 'ts' ? 'extract(epoc
 function msToIso(text: string): string {
   const ms = Number(text);
   return Number.isInteger(ms) ? new Date(ms).toISOString() : `${new Date(Math.floor(ms)).toISOString()}+${text}ms`;
-}
-
-/** Parses a one-dimensional text[] literal as PostgreSQL prints it (`{a,"b c","d\\"e"}`). */
-export function parseTextArray(lit: string): string[] {
-  const out: string[] = [];
-  if (lit === '{}') return out;
-  let i = 1;
-  const n = lit.length - 1; // position of the closing brace
-  while (i < n) {
-    if (lit.charCodeAt(i) === 34 /* " */) {
-      let v = '';
-      let j = i + 1;
-      for (;;) {
-        const q = lit.indexOf('"', j);
-        const b = lit.indexOf('\\', j);
-        if (b !== -1 && b < q) {
-          v += lit.slice(j, b) + lit[b + 1];
-          j = b + 2;
-          continue;
-        }
-        v += lit.slice(j, q);
-        i = q + 2; // skip quote and comma
-        break;
-      }
-      out.push(v);
-    } else {
-      let j = lit.indexOf(',', i);
-      if (j === -1 || j > n) j = n;
-      out.push(lit.slice(i, j));
-      i = j + 1;
-    }
-  }
-  return out;
 }
 
 type RawRow = (string | null)[];

@@ -1,0 +1,41 @@
+// PostgreSQL text[] literals, both ways (no driver import: also used inside verify workers).
+
+/** A text[] as a PostgreSQL array literal (every element quoted; " and \ escaped). */
+export function arrayLiteral(a: readonly string[]): string {
+  let s = '{';
+  for (let i = 0; i < a.length; i++) s += (i > 0 ? ',"' : '"') + a[i]!.replace(/[\\"]/g, (m) => '\\' + m) + '"';
+  return s + '}';
+}
+
+/** Parses a one-dimensional text[] literal as PostgreSQL prints it (`{a,"b c","d\\"e"}`). */
+export function parseTextArray(lit: string): string[] {
+  const out: string[] = [];
+  if (lit === '{}') return out;
+  let i = 1;
+  const n = lit.length - 1; // position of the closing brace
+  while (i < n) {
+    if (lit.charCodeAt(i) === 34 /* " */) {
+      let v = '';
+      let j = i + 1;
+      for (;;) {
+        const q = lit.indexOf('"', j);
+        const b = lit.indexOf('\\', j);
+        if (b !== -1 && b < q) {
+          v += lit.slice(j, b) + lit[b + 1];
+          j = b + 2;
+          continue;
+        }
+        v += lit.slice(j, q);
+        i = q + 2; // skip quote and comma
+        break;
+      }
+      out.push(v);
+    } else {
+      let j = lit.indexOf(',', i);
+      if (j === -1 || j > n) j = n;
+      out.push(lit.slice(i, j));
+      i = j + 1;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,123 @@
+// A small pool of worker threads that verify COPY text blocks in parallel (verify-block.ts).
+// Each row's hash depends only on values stored in that row (prev_hash included), so blocks
+// are independent; the caller checks the links between blocks in order.
+// Workers load the TypeScript entry through tsx's API (the project runs on tsx; Node 20 does not
+// pass loader hooks to workers). If a worker cannot start, blocks are verified inline instead.
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { NOT_VERIFIED, verifyBlock, type BlockSummary, type CheckpointHashes } from './verify-block.js';
+
+export type WorkerRequest =
+  | { type: 'job'; job: number; chainId: string; cps: [number, string[]][] }
+  | { type: 'block'; job: number; block: number; bytes: Uint8Array };
+export type WorkerReply = { block: number; summary: BlockSummary };
+
+interface Slot {
+  worker: Worker;
+  ready: boolean;
+  dead: boolean;
+  inflight: Map<number, (s: BlockSummary) => void>;
+}
+
+const MAX_INFLIGHT_PER_WORKER = 3;
+
+function workerSource(): string {
+  // tsx/esm/api resolves to its CommonJS build through require; the ESM build sits beside it.
+  const api = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
+  const entry = new URL('./verify-worker.ts', import.meta.url).href;
+  return `import(${JSON.stringify(api)}).then((m) => m.tsImport(${JSON.stringify(entry)}, ${JSON.stringify(entry)}))`;
+}
+
+export class VerifyPool {
+  private readonly slots: Slot[] = [];
+  private readonly decoder = new TextDecoder();
+  private job = 0;
+  private chainId = '';
+  private cps: CheckpointHashes = new Map();
+  private waiters: (() => void)[] = [];
+
+  /** `size` 0 = everything inline (small chains, or no worker threads wanted). */
+  constructor(size = Math.max(1, Math.min(4, availableParallelism()))) {
+    if (size === 0) return;
+    let src: string;
+    try {
+      src = workerSource();
+    } catch {
+      return; // tsx not resolvable: inline only
+    }
+    for (let i = 0; i < size; i++) {
+      const slot: Slot = { worker: new Worker(src, { eval: true }), ready: false, dead: false, inflight: new Map() };
+      slot.worker.unref();
+      slot.worker.on('message', (m: WorkerReply | { ready: true }) => {
+        if ('ready' in m) {
+          slot.ready = true;
+          slot.worker.postMessage(this.jobMessage());
+        } else {
+          const done = slot.inflight.get(m.block);
+          slot.inflight.delete(m.block);
+          done?.(m.summary);
+        }
+        this.wake();
+      });
+      const fail = (): void => {
+        slot.dead = true;
+        // Its blocks were transferred away: report them not-ok, so the caller runs the reference verifier.
+        for (const done of slot.inflight.values()) done(NOT_VERIFIED);
+        slot.inflight.clear();
+        this.wake();
+      };
+      slot.worker.on('error', fail);
+      slot.worker.on('exit', fail);
+      this.slots.push(slot);
+    }
+  }
+
+  private jobMessage(): WorkerRequest {
+    return { type: 'job', job: this.job, chainId: this.chainId, cps: [...this.cps].map(([s, h]) => [s, [...h]]) };
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  /** Starts a chain: later blocks are checked against this chain id and these checkpoint hashes. */
+  startJob(chainId: string, cps: CheckpointHashes): void {
+    this.job++;
+    this.chainId = chainId;
+    this.cps = cps;
+    const msg = this.jobMessage();
+    for (const s of this.slots) if (s.ready && !s.dead) s.worker.postMessage(msg);
+  }
+
+  /**
+   * Verifies a block (whole lines). Resolves with its summary; waits for a free worker when all
+   * are busy (back-pressure for the reader), verifies inline when no worker is up (yet).
+   */
+  async submit(block: number, bytes: Uint8Array): Promise<Promise<BlockSummary>> {
+    for (;;) {
+      const live = this.slots.filter((s) => s.ready && !s.dead);
+      if (live.length === 0) break;
+      const slot = live.reduce((a, b) => (b.inflight.size < a.inflight.size ? b : a));
+      if (slot.inflight.size < MAX_INFLIGHT_PER_WORKER) {
+        const result = new Promise<BlockSummary>((resolve) => slot.inflight.set(block, resolve));
+        const req: WorkerRequest = { type: 'block', job: this.job, block, bytes };
+        slot.worker.postMessage(req, [bytes.buffer as ArrayBuffer]);
+        return result;
+      }
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
+    return Promise.resolve(this.inline(bytes));
+  }
+
+  private inline(bytes: Uint8Array): BlockSummary {
+    return verifyBlock(this.decoder.decode(bytes), this.chainId, this.cps);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.slots.map((s) => s.worker.terminate().catch(() => 0)));
+  }
+}

@@ -1,0 +1,20 @@
+// Worker-thread entry of the verify pool (verify-pool.ts): verifies COPY text blocks.
+import { parentPort } from 'node:worker_threads';
+import { NOT_VERIFIED, verifyBlock } from './verify-block.js';
+import type { WorkerReply, WorkerRequest } from './verify-pool.js';
+
+const port = parentPort;
+if (port === null) throw new Error('verify-worker must run in a worker thread');
+const decoder = new TextDecoder();
+let job: { id: number; chainId: string; cps: Map<number, string[]> } | null = null;
+port.on('message', (m: WorkerRequest) => {
+  if (m.type === 'job') {
+    job = { id: m.job, chainId: m.chainId, cps: new Map(m.cps) };
+    return;
+  }
+  const reply: WorkerReply = job === null || job.id !== m.job
+    ? { block: m.block, summary: NOT_VERIFIED }
+    : { block: m.block, summary: verifyBlock(decoder.decode(m.bytes), job.chainId, job.cps) };
+  port.postMessage(reply);
+});
+port.postMessage({ ready: true });
