@@ -183,15 +183,16 @@ const RAW_TYPES = { getTypeParser: () => (v: string) => v } as unknown as pg.Cus
  * Verify's reader: the chain up to its current max seq, in seq-range pages fetched over several
  * connections at once (building each row's JSON costs PostgreSQL CPU; two backends halve it),
  * yielded strictly in seq order. Gaps simply yield fewer rows; the verifier reports them.
+ * `upTo`: stop at this seq (the max seq when verification started).
  */
-export async function* readChainRanges(clients: readonly pg.Client[], chainId: string, pageSize = 5_000): AsyncGenerator<AuditRow[]> {
+export async function* readChainRanges(clients: readonly pg.Client[], chainId: string, pageSize = 5_000, upTo?: number): AsyncGenerator<AuditRow[]> {
   const first = clients[0];
   if (first === undefined) throw new Error('readChainRanges needs a client');
   const b = await first.query<{ lo: string | null; hi: string | null }>(
     'SELECT min(seq)::text AS lo, max(seq)::text AS hi FROM audit.events WHERE chain_id = $1', [chainId]);
   if (b.rows[0]?.lo == null || b.rows[0]?.hi == null) return;
   const lo = Number(b.rows[0].lo);
-  const hi = Number(b.rows[0].hi);
+  const hi = upTo === undefined ? Number(b.rows[0].hi) : Math.min(upTo, Number(b.rows[0].hi));
   const sql = `SELECT ${ROW_SELECT_SQL} FROM audit.events WHERE chain_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq`;
   const pages: Promise<RawRow[]>[] = [];
   let nextStart = lo;

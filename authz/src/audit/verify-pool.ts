@@ -94,10 +94,11 @@ export class VerifyPool {
   }
 
   /**
-   * Verifies a block (whole lines). Resolves with its summary; waits for a free worker when all
+   * Verifies a block (whole lines). Resolves once the block is handed over; waits for a free worker when all
    * are busy (back-pressure for the reader), verifies inline when no worker is up (yet).
    */
-  async submit(block: number, bytes: Uint8Array): Promise<Promise<BlockSummary>> {
+  async submit(block: number, bytes: Uint8Array): Promise<{ summary: Promise<BlockSummary> }> {
+    // Wrapped: an async function returning a bare promise would wait for the verification itself.
     for (;;) {
       const live = this.slots.filter((s) => s.ready && !s.dead);
       if (live.length === 0) break;
@@ -106,11 +107,11 @@ export class VerifyPool {
         const result = new Promise<BlockSummary>((resolve) => slot.inflight.set(block, resolve));
         const req: WorkerRequest = { type: 'block', job: this.job, block, bytes };
         slot.worker.postMessage(req, [bytes.buffer as ArrayBuffer]);
-        return result;
+        return { summary: result };
       }
       await new Promise<void>((r) => this.waiters.push(r));
     }
-    return Promise.resolve(this.inline(bytes));
+    return { summary: Promise.resolve(this.inline(bytes)) };
   }
 
   private inline(bytes: Uint8Array): BlockSummary {

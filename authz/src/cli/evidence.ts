@@ -58,7 +58,8 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     'public-key': { type: 'string', multiple: true },
   });
   if (!values.out) throw new UsageError('--out DIR is required');
-  const until = values.until ? new Date(values.until) : new Date();
+  // Default period: the last 30 days up to now, where "now" includes this command's own audit row.
+  const until = values.until ? new Date(values.until) : new Date(Date.now() + 60_000);
   const since = values.since ? new Date(values.since) : new Date(until.getTime() - 30 * 86_400_000);
   if (Number.isNaN(since.getTime()) || Number.isNaN(until.getTime()) || since > until) {
     throw new UsageError('--since/--until must be ISO 8601 dates with since ≤ until');
