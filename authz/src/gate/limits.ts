@@ -19,20 +19,28 @@ export interface EffectiveLimits {
   tenant: Rate;
 }
 
-/** Pure resolution (README "Limits"): subject > most generous role > default > env; tenant > tenant-default > env. */
+/** Pure resolution (README "Limits"): subject > most generous role in the tenant > most generous
+ * role > the tenant's default > default > env; tenant > tenant-default > env. */
 export function resolveLimits(
   table: ReadonlyMap<string, Rate>,
   who: { tenant: string; subject: string; roles: readonly string[] },
   defaults: EffectiveLimits,
 ): EffectiveLimits {
-  let subject = table.get(`subject:${who.tenant}/${who.subject}`);
-  if (!subject) {
-    for (const r of who.roles) {
-      const cand = table.get(`role:${r}`);
-      if (cand && (!subject || moreGenerous(cand, subject))) subject = cand;
+  const mostGenerous = (fields: string[]): Rate | undefined => {
+    let best: Rate | undefined;
+    for (const f of fields) {
+      const cand = table.get(f);
+      if (cand && (!best || moreGenerous(cand, best))) best = cand;
     }
-  }
-  subject ??= table.get('default') ?? defaults.subject;
+    return best;
+  };
+  const subject =
+    table.get(`subject:${who.tenant}/${who.subject}`) ??
+    mostGenerous(who.roles.map((r) => `role:${who.tenant}/${r}`)) ??
+    mostGenerous(who.roles.map((r) => `role:${r}`)) ??
+    table.get(`default:${who.tenant}`) ??
+    table.get('default') ??
+    defaults.subject;
   const tenant = table.get(`tenant:${who.tenant}`) ?? table.get('tenant-default') ?? defaults.tenant;
   return { subject, tenant };
 }

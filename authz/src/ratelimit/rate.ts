@@ -54,7 +54,9 @@ export function gcraParams(rate: Rate): GcraParams {
 export type Scope =
   | { kind: 'default' }          // per-subject default (every subject without a better match)
   | { kind: 'tenant-default' }   // aggregate default for every tenant
+  | { kind: 'tenant-subject-default'; tenant: string } // per-subject default within one tenant
   | { kind: 'role'; role: string }
+  | { kind: 'tenant-role'; tenant: string; role: string } // role limit within one tenant
   | { kind: 'tenant'; tenant: string }
   | { kind: 'subject'; tenant: string; subject: string };
 
@@ -68,10 +70,15 @@ const ID = /^[^\s/]+$/;
 export function parseScope(field: string): Scope {
   if (field === 'default') return { kind: 'default' };
   if (field === 'tenant-default') return { kind: 'tenant-default' };
-  const m = /^(role|tenant|subject):(.+)$/.exec(field);
+  const m = /^(role|tenant|subject|default):(.+)$/.exec(field);
   if (m) {
     const rest = m[2] as string;
+    if (m[1] === 'default' && ID.test(rest)) return { kind: 'tenant-subject-default', tenant: rest };
     if (m[1] === 'role' && ID.test(rest)) return { kind: 'role', role: rest };
+    if (m[1] === 'role') {
+      const [tenant, role, extra] = rest.split('/');
+      if (extra === undefined && tenant && role && ID.test(tenant) && ID.test(role)) return { kind: 'tenant-role', tenant, role };
+    }
     if (m[1] === 'tenant' && ID.test(rest)) return { kind: 'tenant', tenant: rest };
     if (m[1] === 'subject') {
       const slash = rest.indexOf('/');
@@ -81,7 +88,7 @@ export function parseScope(field: string): Scope {
     }
   }
   throw new ScopeFormatError(
-    `malformed scope ${JSON.stringify(field)}: expected default, tenant-default, role:<role>, tenant:<tenant> or subject:<tenant>/<subject>`,
+    `malformed scope ${JSON.stringify(field)}: expected default, default:<tenant>, tenant-default, role:<role>, role:<tenant>/<role>, tenant:<tenant> or subject:<tenant>/<subject>`,
   );
 }
 
@@ -90,8 +97,12 @@ export function scopeField(s: Scope): string {
     case 'default':
     case 'tenant-default':
       return s.kind;
+    case 'tenant-subject-default':
+      return `default:${s.tenant}`;
     case 'role':
       return `role:${s.role}`;
+    case 'tenant-role':
+      return `role:${s.tenant}/${s.role}`;
     case 'tenant':
       return `tenant:${s.tenant}`;
     case 'subject':

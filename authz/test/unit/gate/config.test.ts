@@ -54,6 +54,13 @@ describe('limit resolution', () => {
     expect(resolveLimits(t, { tenant: 'beta', subject: 'x', roles: ['c'] }, d).subject.text).toBe('5/m');
     expect(resolveLimits(new Map(), { tenant: 'beta', subject: 'x', roles: [] }, d)).toEqual(d);
   });
+  it('per-tenant overrides of role limits and of the subject default', () => {
+    const t = table({ 'role:a': '10/m', 'role:acme/a': '30/m', default: '5/m', 'default:acme': '7/m' });
+    expect(resolveLimits(t, { tenant: 'acme', subject: 's', roles: ['a'] }, d).subject.text).toBe('30/m');
+    expect(resolveLimits(t, { tenant: 'beta', subject: 's', roles: ['a'] }, d).subject.text).toBe('10/m');
+    expect(resolveLimits(t, { tenant: 'acme', subject: 's', roles: ['z'] }, d).subject.text).toBe('7/m');
+    expect(resolveLimits(t, { tenant: 'beta', subject: 's', roles: ['z'] }, d).subject.text).toBe('5/m');
+  });
   it('keeps the last good value when a field turns malformed; removes deleted fields', () => {
     const state = { good: new Map<string, Rate>(), seen: new Map<string, string>() };
     expect(applySnapshot(state, { 'tenant:acme': '10/s' }, silent)).toHaveLength(1);

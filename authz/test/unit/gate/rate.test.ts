@@ -18,12 +18,12 @@ describe('parseRate', () => {
 
 describe('parseScope', () => {
   it('round-trips every scope kind', () => {
-    for (const f of ['default', 'tenant-default', 'role:agent-writer', 'tenant:acme', 'subject:acme/alice', 'subject:acme/a/b']) {
+    for (const f of ['default', 'default:acme', 'tenant-default', 'role:agent-writer', 'role:acme/agent-writer', 'tenant:acme', 'subject:acme/alice', 'subject:acme/a/b']) {
       expect(scopeField(parseScope(f))).toBe(f);
     }
     expect(parseScope('subject:acme/a/b')).toEqual({ kind: 'subject', tenant: 'acme', subject: 'a/b' });
   });
-  it.each(['', 'tenant:', 'role:', 'subject:alice', 'subject:/alice', 'subject:acme/', 'user:bob', 'tenant:a b'])('rejects %j', (f) => {
+  it.each(['', 'tenant:', 'role:', 'subject:alice', 'subject:/alice', 'subject:acme/', 'user:bob', 'tenant:a b', 'role:acme/', 'role:/x', 'role:a/b/c', 'default:'])('rejects %j', (f) => {
     expect(() => parseScope(f)).toThrow(/malformed scope/);
   });
 });
