@@ -98,4 +98,19 @@ describe('pipeline', () => {
     expect(d.events[0]!.reasons).toEqual(['cross_tenant', 'role_missing']);
     expect(d.events[0]!.entity_ids).toEqual(['user_id=globex:bob']);
   });
+
+  it('logs each decision without the token or the memory content', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'debug' }, { write: (l: string) => void lines.push(l) });
+    const d = deps({ decision: { allow: false, reasons: ['cross_tenant'], status: 403 } });
+    d.logger = logger;
+    d.owners = { lookup: async () => { throw new Error('boom with Bearer SECRET.TOKEN.VALUE'); } };
+    const body = new TextEncoder().encode(JSON.stringify({ user_id: 'acme:a', messages: [{ role: 'user', content: 'my diagnosis is X' }] }));
+    await createPipeline(d)({ method: 'POST', path: '/memories', sourceIp: '192.0.2.1', requestId: 'rid', headers: { authorization: 'Bearer SECRET.TOKEN.VALUE', 'content-type': 'application/json' }, body });
+    await createPipeline(d)({ ...get('/memories/m-1', 'Bearer SECRET.TOKEN.VALUE') });
+    const all = lines.join('');
+    expect(all).toContain('"decision"');
+    expect(all).not.toContain('SECRET.TOKEN');
+    expect(all).not.toContain('diagnosis');
+  });
 });
