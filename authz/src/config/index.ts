@@ -42,7 +42,8 @@ export function loadConfig(env: Env): ServiceConfig {
     drainSeconds: int(env, 'DRAIN_SECONDS', 5, 0, 300),
     mem0Url: url(env, 'MEM0_URL', 'http://127.0.0.1:9006')!,
     ownerCacheSeconds: int(env, 'OWNER_CACHE_SECONDS', 30, 0, 3600),
-    ownerTimeoutMs: int(env, 'OWNER_TIMEOUT_MS', 1000, 10, 30_000),
+    // Inside Envoy's ext_authz timeout (250 ms in envoy/envoy.yaml), so a slow Mem0 is our 503 with a reason.
+    ownerTimeoutMs: int(env, 'OWNER_TIMEOUT_MS', 200, 10, 30_000),
     phiLabels: list(env, 'PHI_LABELS', [...DEFAULT_PHI_LABELS]),
     jwt: loadJwtConfig(env),
     redis: loadRedisConfig(env),
