@@ -1,15 +1,14 @@
 // compliance/controls.md stays honest: every required control is mapped, every row names the
-// code and the test behind it, and the named paths exist.
-// For now only paths under CHECKED_NOW are required to exist; paths under authz/, policies/ and
-// audit/ are being written by other engineers and join the check once they land.
+// code and the test behind it, every named path exists, and every control mem0-gov implements
+// names a compliance suite (compliance/tests/*.test.ts) — and every suite is named by a control.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../../testing/tools.js';
 
 const CONTROLS = join(ROOT, 'compliance', 'controls.md');
-/** Folders whose files exist now; everything else is checked once the other issues land. */
-const CHECKED_NOW = ['docker/', 'iam/', 'compliance/', 'envoy/'];
+const SUITES = join(ROOT, 'compliance', 'tests');
+const SUITE_PREFIX = 'compliance/tests/';
 
 export interface ControlRow { id: string; code: string[]; tests: string[] }
 
@@ -69,9 +68,21 @@ describe('compliance/controls.md', () => {
     }
   });
 
-  it('every path it names under docker/, iam/, compliance/ and envoy/ exists', () => {
-    const now = rows.flatMap((r) => [...r.code, ...r.tests].map((p) => ({ id: r.id, p }))).filter(({ p }) => CHECKED_NOW.some((d) => p.startsWith(d)));
-    expect(now.length).toBeGreaterThan(20);
-    for (const { id, p } of now) expect(pathExists(p), `${id}: ${p}`).toBe(true);
+  it('every path it names exists', () => {
+    const all = rows.flatMap((r) => [...r.code, ...r.tests].map((p) => ({ id: r.id, p })));
+    expect(all.length).toBeGreaterThan(100);
+    for (const { id, p } of all) expect(pathExists(p), `${id}: ${p}`).toBe(true);
+  });
+
+  it('every implemented control names its compliance suite first, and every suite is named', () => {
+    const named = new Set<string>();
+    for (const r of rows) {
+      if (r.code.length === 0) continue;
+      expect(r.tests[0], `${r.id} names no compliance suite first`).toMatch(/^compliance\/tests\/[a-z0-9.-]+\.test\.ts$/);
+      for (const t of r.tests) if (t.startsWith(SUITE_PREFIX)) named.add(t.slice(SUITE_PREFIX.length));
+    }
+    const suites = readdirSync(SUITES).filter((f) => f.endsWith('.test.ts') && f !== 'controls-map.test.ts');
+    expect(suites.length).toBeGreaterThanOrEqual(20);
+    for (const f of suites) expect(named.has(f), `${f} is not named by any control`).toBe(true);
   });
 });

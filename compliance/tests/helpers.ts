@@ -89,14 +89,29 @@ export function repoFile(path: string): string {
   return readFileSync(join(ROOT, path), 'utf8');
 }
 
+/**
+ * One allowed request from a tenant no test uses, until it passes. The first check after start
+ * fetches the JWKS and runs cold code paths; on a loaded machine it can exceed Envoy's 250 ms
+ * ext_authz timeout and get a (fail-closed) 503. Deployments see the same once per replica.
+ */
+async function warmUp(stack: Stack): Promise<void> {
+  const token = await stack.token({ tenant: 'warmup', roles: ['agent-reader'], sub: 'warmup' });
+  let last = 0;
+  for (let i = 0; i < 20; i++) {
+    last = (await call(stack.envoy.baseUrl, stack.envoy.caFile, { path: '/memories?user_id=warmup:w', token })).status;
+    if (last === 200) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`stack never served an allowed request (last status ${last})`);
+}
+
 /** Starts a stack for the file (beforeAll) and stops it (afterAll). */
 export function useStack(opts: StackOptions = {}): Compliance {
   let stack: Stack | undefined;
   let db: pg.Client | undefined;
   beforeAll(async () => {
     stack = await startStack({ logLevel: 'silent', ...opts, env: { MEM0_GOV_LOG_LEVEL: 'silent', ...opts.env } });
-    db = new pg.Client(stack.pgOwnerUrl);
-    await db.connect();
+    await warmUp(stack);
   });
   afterAll(async () => {
     await db?.end().catch(() => undefined);
@@ -106,7 +121,18 @@ export function useStack(opts: StackOptions = {}): Compliance {
     if (!stack) throw new Error('stack not started');
     return stack;
   };
-  const sql = async <R extends pg.QueryResultRow>(text: string, params: unknown[] = []): Promise<R[]> => (await db!.query<R>(text, params)).rows;
+  // One superuser connection, reopened after PostgreSQL restarts (recovery tests kill it).
+  const sql = async <R extends pg.QueryResultRow>(text: string, params: unknown[] = []): Promise<R[]> => {
+    if (!db) {
+      const client = new pg.Client(s().pgOwnerUrl);
+      client.on('error', () => {
+        if (db === client) db = undefined;
+      });
+      await client.connect();
+      db = client;
+    }
+    return (await db.query<R>(text, params)).rows;
+  };
   return {
     get stack() {
       return s();

@@ -26,9 +26,11 @@ function arr(a: readonly string[]): string {
  * round-trip form, which float8in/int8in read back exactly; ts is the normalized ISO string.
  */
 export function encodeCopyRows(rows: readonly AuditRow[]): string {
-  let out = '';
-  for (const r of rows) {
-    out += esc(r.chain_id) + '\t' + r.seq + '\t' + esc(r.event_id) + '\t' + r.ts + '\t' + r.decision + '\t'
+  // One flat string per row, joined once: cheaper for V8 than one long chain of concatenations.
+  const lines = new Array<string>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    lines[i] = esc(r.chain_id) + '\t' + r.seq + '\t' + esc(r.event_id) + '\t' + r.ts + '\t' + r.decision + '\t'
       + arr(r.reasons) + '\t' + escOrNull(r.actor_sub) + '\t' + arr(r.roles) + '\t' + escOrNull(r.tenant) + '\t'
       + escOrNull(r.agent) + '\t' + escOrNull(r.session) + '\t' + escOrNull(r.action) + '\t' + escOrNull(r.route) + '\t'
       + esc(r.method) + '\t' + esc(r.path) + '\t' + arr(r.entity_ids) + '\t' + escOrNull(r.memory_id) + '\t'
@@ -36,7 +38,7 @@ export function encodeCopyRows(rows: readonly AuditRow[]): string {
       + (r.break_glass ? 't' : 'f') + '\t' + (r.phi ? 't' : 'f') + '\t' + r.latency_ms + '\t' + escOrNull(r.body_digest) + '\t'
       + r.status + '\t' + r.prev_hash + '\t' + r.hash + '\n';
   }
-  return out;
+  return lines.join('');
 }
 
 // COPY TO only ever emits these escapes (never octal or hex forms).
@@ -90,3 +92,4 @@ export function decodeCopyLine(line: string): AuditRow | null {
     status: Number(a[24]), prev_hash: a[25]!, hash: a[26]!,
   };
 }
+

@@ -1,7 +1,7 @@
 // The chained audit row and its hash (audit/README.md "Canonicalization").
 //   hash = lowercase hex SHA-256( ASCII(prev_hash as 64 lowercase hex chars) ‖ UTF-8(JCS(hashed object)) )
 // The hashed object is every column except prev_hash and hash. Genesis prev_hash = 64 zeros.
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { jcs } from './jcs.js';
 import { DECISION_VALUES, type AuditEvent } from '../types.js';
 
@@ -68,16 +68,20 @@ function str(v: string): string {
   return NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : '"' + v + '"';
 }
 
+const HEX64 = /^[0-9a-f]{64}$/;
 export function chainHash(prevHash: string, canonical: string): string {
+  // For a hex prev_hash (always, unless tampered) ASCII = UTF-8, and the one-shot hash is faster.
+  if (HEX64.test(prevHash)) return hash('sha256', prevHash + canonical, 'hex');
   return createHash('sha256').update(prevHash, 'latin1').update(canonical, 'utf8').digest('hex');
 }
 
 // PostgreSQL text cannot hold NUL, and lone UTF-16 surrogates would be stored as U+FFFD:
 // replace both before hashing so the stored row hashes to the same value.
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-const HAS_UNSTORABLE = new RegExp(UNSTORABLE.source);
+// Cheap pre-test (no look-around): most strings have neither NUL nor any surrogate.
+const MAYBE_UNSTORABLE = /[\u0000\uD800-\uDFFF]/;
 function clean(s: string): string {
-  return HAS_UNSTORABLE.test(s) ? s.replace(UNSTORABLE, '\uFFFD') : s;
+  return MAYBE_UNSTORABLE.test(s) ? s.replace(UNSTORABLE, '\uFFFD') : s;
 }
 function cleanOrNull(s: string | null): string | null {
   return s === null ? null : clean(s);
@@ -122,9 +126,15 @@ export function normalizeEvent(ev: AuditEvent): AuditEvent {
 
 /** Seals an event into the chain after `prev`: the only place seq and hash are assigned. */
 export function seal(chainId: string, prev: { seq: number; hash: string }, ev: AuditEvent): AuditRow {
-  const hashed: HashedRow = { chain_id: chainId, seq: prev.seq + 1, ...normalizeEvent(ev) };
-  const hash = chainHash(prev.hash, canonicalHashedFast(hashed));
-  return { ...hashed, prev_hash: prev.hash, hash };
+  return sealNormalized(chainId, prev, normalizeEvent(ev));
+}
+
+/** seal() for an event that already went through normalizeEvent (the writer normalizes in append()). */
+export function sealNormalized(chainId: string, prev: { seq: number; hash: string }, ev: AuditEvent): AuditRow {
+  // One object: the canonical form reads only the hashed keys, so `hash` can be filled in after.
+  const row: AuditRow = { chain_id: chainId, seq: prev.seq + 1, ...ev, prev_hash: prev.hash, hash: '' };
+  row.hash = chainHash(prev.hash, canonicalHashedFast(row));
+  return row;
 }
 
 export class AuditError extends Error {

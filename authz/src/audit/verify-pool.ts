@@ -32,11 +32,12 @@ function workerSource(): string {
 
 export class VerifyPool {
   private readonly slots: Slot[] = [];
-  private readonly decoder = new TextDecoder();
   private job = 0;
   private chainId = '';
   private cps: CheckpointHashes = new Map();
   private waiters: (() => void)[] = [];
+  /** Blocks verified by worker threads / on the calling thread (for tests and the bench). */
+  readonly stats = { worker: 0, inline: 0 };
 
   /** `size` 0 = everything inline (small chains, or no worker threads wanted). */
   constructor(size = Math.max(1, Math.min(4, availableParallelism()))) {
@@ -57,6 +58,7 @@ export class VerifyPool {
         } else {
           const done = slot.inflight.get(m.block);
           slot.inflight.delete(m.block);
+          this.stats.worker++;
           done?.(m.summary);
         }
         this.wake();
@@ -115,7 +117,14 @@ export class VerifyPool {
   }
 
   private inline(bytes: Uint8Array): BlockSummary {
-    return verifyBlock(this.decoder.decode(bytes), this.chainId, this.cps);
+    this.stats.inline++;
+    return verifyBlock(bytes, this.chainId, this.cps);
+  }
+
+  /** Resolves once every worker is up or gone; true if at least one is up. */
+  async ready(): Promise<boolean> {
+    while (this.slots.some((s) => !s.ready && !s.dead)) await new Promise<void>((r) => this.waiters.push(r));
+    return this.slots.some((s) => s.ready && !s.dead);
   }
 
   async close(): Promise<void> {

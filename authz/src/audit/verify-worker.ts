@@ -5,7 +5,6 @@ import type { WorkerReply, WorkerRequest } from './verify-pool.js';
 
 const port = parentPort;
 if (port === null) throw new Error('verify-worker must run in a worker thread');
-const decoder = new TextDecoder();
 let job: { id: number; chainId: string; cps: Map<number, string[]> } | null = null;
 port.on('message', (m: WorkerRequest) => {
   if (m.type === 'job') {
@@ -14,7 +13,7 @@ port.on('message', (m: WorkerRequest) => {
   }
   const reply: WorkerReply = job === null || job.id !== m.job
     ? { block: m.block, summary: NOT_VERIFIED }
-    : { block: m.block, summary: verifyBlock(decoder.decode(m.bytes), job.chainId, job.cps) };
+    : { block: m.block, summary: verifyBlock(m.bytes, job.chainId, job.cps) };
   port.postMessage(reply);
 });
 port.postMessage({ ready: true });

@@ -1,22 +1,34 @@
 // One chain's writer: holds the chain's advisory lock on its own connection, seals events
-// (seq, prev_hash, hash assigned exactly once), group-commits them every few ms, spools them
-// (fsync) while PostgreSQL is down and replays the spool in order when it returns.
+// (seq, prev_hash, hash assigned exactly once), group-commits them every few ms (one COPY per
+// batch, the next batch hashed while the previous commits), spools them (fsync) while PostgreSQL
+// is down and replays the spool in order when it returns.
 import type pg from 'pg';
 import type { Logger } from '../logger.js';
 import * as metrics from '../metrics.js';
 import type { AuditEvent } from '../types.js';
 import { loadSigner, type Checkpoint, type CheckpointSigner } from './checkpoint.js';
 import type { AuditConfig } from './config.js';
-import { connect, insertCheckpoint, insertRows, readHead, tryLockChain, MAX_ROWS_PER_INSERT } from './pg.js';
-import { AuditError, GENESIS_HASH, normalizeEvent, seal, type AuditRow } from './row.js';
+import { encodeCopyRows } from './copy-text.js';
+import { connect, copyEncodedRows, insertCheckpoint, insertRows, isUniqueViolation, readHead, tryLockChain, MAX_ROWS_PER_INSERT } from './pg.js';
+import { AuditError, GENESIS_HASH, normalizeEvent, sealNormalized, type AuditRow } from './row.js';
 import { openSpool, type Spool } from './spool.js';
 
 const PING_EVERY_MS = 1000;
+/** Rows sealed between two yields to the event loop while a batch is in flight. */
+const SEAL_SLICE = 500;
 
 interface Pending {
   ev: AuditEvent;
   resolve(): void;
   reject(err: Error): void;
+}
+
+/** A batch with seq/prev_hash/hash assigned, ready to write; `before` = head before it. */
+interface Sealed {
+  batch: Pending[];
+  rows: AuditRow[];
+  encoded: string;
+  before: { seq: number; hash: string };
 }
 
 export interface WriterHealth {
@@ -215,8 +227,19 @@ export class ChainWriter {
       while (this.queue.length > 0) {
         // Under steady load the queue never empties: retry PostgreSQL between batches too.
         if (this.client === null && this.clock() >= this.nextReconnectAt) await this.reconnect();
-        const batch = this.queue.splice(0, Math.min(this.cfg.maxBatch, MAX_ROWS_PER_INSERT));
-        await this.commit(batch);
+        let cur: Sealed | null = this.sealBatch(this.takeBatch());
+        while (cur !== null) {
+          const writing = this.commit(cur);
+          // Seal (hash + encode) the next batch while PostgreSQL commits this one: two cores busy
+          // instead of one. Only on the PostgreSQL path; statements are still sent one at a time.
+          const next: Sealed | null = this.client !== null && this.queue.length > 0 ? await this.sealBatchYielding(this.takeBatch()) : null;
+          const stored = await writing;
+          if (next !== null && !stored) {
+            // `cur` was durable nowhere and its seqs are reused: `next` must be sealed again after it.
+            this.queue.unshift(...next.batch);
+            cur = null;
+          } else cur = next;
+        }
       }
       if (this.client !== null && this.checkpointDue()) await this.writeCheckpoint();
       // Idle: probe the session now and then so health() (readiness) notices a dead PostgreSQL.
@@ -230,6 +253,36 @@ export class ChainWriter {
     }
   }
 
+  private takeBatch(): Pending[] {
+    return this.queue.splice(0, Math.min(this.cfg.maxBatch, MAX_ROWS_PER_INSERT));
+  }
+
+  /** Assigns seq, prev_hash and hash (advancing the head) and encodes the COPY payload. */
+  private sealBatch(batch: Pending[]): Sealed {
+    const before = this.head;
+    const rows: AuditRow[] = [];
+    for (const p of batch) {
+      const row = sealNormalized(this.cfg.chainId, this.head, p.ev);
+      this.head = { seq: row.seq, hash: row.hash };
+      rows.push(row);
+    }
+    return { batch, rows, encoded: encodeCopyRows(rows), before };
+  }
+
+  /** sealBatch in slices, yielding between them so the socket keeps sending the batch in flight. */
+  private async sealBatchYielding(batch: Pending[]): Promise<Sealed> {
+    const before = this.head;
+    const rows: AuditRow[] = [];
+    let encoded = '';
+    for (let i = 0; i < batch.length; i += SEAL_SLICE) {
+      if (i > 0) await new Promise<void>((r) => setImmediate(r));
+      const slice = this.sealBatch(batch.slice(i, i + SEAL_SLICE));
+      for (const r of slice.rows) rows.push(r);
+      encoded += slice.encoded;
+    }
+    return { batch, rows, encoded, before };
+  }
+
   private async reconnect(): Promise<void> {
     this.nextReconnectAt = this.clock() + this.cfg.reconnectMs;
     try {
@@ -240,39 +293,49 @@ export class ChainWriter {
     }
   }
 
-  private async commit(batch: Pending[]): Promise<void> {
-    const before = this.head;
-    const rows: AuditRow[] = [];
-    for (const p of batch) {
-      const row = seal(this.cfg.chainId, this.head, p.ev);
-      this.head = { seq: row.seq, hash: row.hash };
-      rows.push(row);
-    }
+  /** Makes a sealed batch durable (PostgreSQL, else spool) and settles its promises; false if neither took it. */
+  private async commit(sealed: Sealed): Promise<boolean> {
+    const { batch, rows } = sealed;
     const settle = (err?: Error): void => {
       for (const p of batch) (err ? p.reject(err) : p.resolve());
     };
-    if (this.client !== null) {
+    const client = this.client;
+    if (client !== null) {
       try {
-        // One statement = one transaction (batches never exceed MAX_ROWS_PER_INSERT).
-        await insertRows(this.client, rows);
+        // One COPY = one transaction (batches never exceed MAX_ROWS_PER_INSERT).
+        await copyEncodedRows(client, sealed.encoded);
         this.lastOkAt = this.clock();
-        return settle();
+        settle();
+        return true;
       } catch (err) {
-        this.markDown(err as Error);
+        // COPY has no ON CONFLICT: a duplicate event_id (already stored) fails the whole COPY,
+        // and the INSERT … ON CONFLICT (event_id) DO NOTHING path keeps today's exactly-once semantics.
+        if (isUniqueViolation(err) && this.client === client) {
+          try {
+            await insertRows(client, rows);
+            this.lastOkAt = this.clock();
+            settle();
+            return true;
+          } catch (err2) {
+            this.markDown(err2 as Error);
+          }
+        } else this.markDown(err as Error);
       }
     }
     if (this.spool !== null) {
       try {
         await this.spool.append(rows);
         this.updateMetrics();
-        return settle();
+        settle();
+        return true;
       } catch (err) {
         this.logger.error({ err: { message: (err as Error).message }, path: this.spool.path }, 'audit spool write failed');
       }
     }
     // Durable nowhere: these seqs were never stored, so the next batch reuses them.
-    this.head = before;
+    this.head = sealed.before;
     settle(new AuditError('audit_unavailable', 'audit event could not be committed to PostgreSQL or spooled'));
+    return false;
   }
 
   private lastOkAt = 0;

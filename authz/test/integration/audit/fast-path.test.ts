@@ -1,0 +1,120 @@
+// The fast paths against real PostgreSQL: the writer's COPY (with its duplicate-event_id fallback)
+// and verify's COPY stream + worker threads, which may only ever vouch for chains the reference
+// verifier also accepts, and must hand anything else to it.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadVerifier } from '../../../src/audit/checkpoint.js';
+import { createAuditSink } from '../../../src/audit/index.js';
+import { connect, readCheckpoints } from '../../../src/audit/pg.js';
+import { verifyDatabase } from '../../../src/audit/verify-db.js';
+import { fastVerifyChain } from '../../../src/audit/verify-fast.js';
+import { VerifyPool } from '../../../src/audit/verify-pool.js';
+import { auditCfg, event, silent, startAuditDb, testKeyPem, type AuditDb } from './helpers.js';
+
+let db: AuditDb;
+const key = testKeyPem();
+const keys = [loadVerifier(key.publicPem)];
+
+beforeAll(async () => { db = await startAuditDb(); });
+afterAll(async () => { await db?.stop(); });
+
+// Every kind of value the COPY text format or JSON has to escape, quote or normalize.
+const WEIRD = ['', 'a"b', 'back\\slash', 'tab\there', 'nl\nx', 'cr\rx', '\u0001ctl', '\b\f\v', 'é', '日本', '😀', '\u2028', '\u007f',
+  'NULL', 'null', '\\N', '{brace}', 'a,b', ' space ', 'nul\u0000x', 'lone\ud800', '"'];
+const pick = (i: number): string => WEIRD[i % WEIRD.length]!;
+
+function weirdEvent(i: number) {
+  return event({
+    reasons: i % 5 === 0 ? [] : [pick(i), pick(i + 1)], roles: [pick(i + 2)], entity_ids: i % 3 === 0 ? ['plain'] : [pick(i + 3), 'x'],
+    actor_sub: i % 4 === 0 ? null : pick(i + 4), tenant: pick(i + 5), agent: i % 2 ? null : pick(i + 6), session: pick(i + 7),
+    path: `/memories/${pick(i + 8)}`, memory_id: i % 2 ? pick(i + 9) : null, body_digest: null,
+    latency_ms: [0, -0, 0.1, 1e-7, 1e21, 123.456, 2 ** 53, 5e-324][i % 8]!, status: [200, 403, 503, -1][i % 4]!,
+  });
+}
+
+async function writeChain(chain: string, n: number, mk: (i: number) => ReturnType<typeof event>): Promise<void> {
+  const sink = await createAuditSink(auditCfg(db, chain, { checkpointKeyPem: key.privatePem, checkpointEvery: 25, maxBatch: 40 }), silent);
+  await Promise.all(Array.from({ length: n }, (_, i) => sink.append(mk(i))));
+  await sink.close();
+}
+
+async function fast(chain: string, workers: number): Promise<Awaited<ReturnType<typeof fastVerifyChain>>> {
+  const c = await connect(db.writerUrl, 'fast');
+  const pool = new VerifyPool(workers);
+  try {
+    // With workers asked for, make sure they (not the inline fallback) do the hashing.
+    expect(await pool.ready()).toBe(workers > 0);
+    const hi = Number((await c.query('SELECT max(seq) AS hi FROM audit.events WHERE chain_id = $1', [chain])).rows[0].hi);
+    const rep = await fastVerifyChain(c, chain, hi, await readCheckpoints(c, chain), keys, pool);
+    expect(workers > 0 ? pool.stats.inline : pool.stats.worker).toBe(0);
+    return rep;
+  } finally {
+    await pool.close();
+    await c.end();
+  }
+}
+
+async function verify(chain: string, opts: { workers?: number; fast?: boolean } = {}) {
+  const c = await connect(db.writerUrl, 'verify');
+  try {
+    return (await verifyDatabase(c, { chain, keys, workerThreshold: 0, ...opts }))[0]!;
+  } finally {
+    await c.end();
+  }
+}
+
+async function tamper(sql: string): Promise<void> {
+  await db.su.query('SET session_replication_role = replica');
+  try {
+    await db.su.query(sql);
+  } finally {
+    await db.su.query('SET session_replication_role = DEFAULT');
+  }
+}
+
+describe('audit fast paths', () => {
+  it('rows with every awkward value go through COPY and are vouched for by the fast verifier, inline and in workers', async () => {
+    await writeChain('weird', 200, weirdEvent);
+    await writeChain('ordinary', 200, () => event()); // the plain-line fast canonicalizer
+    for (const chain of ['weird', 'ordinary']) {
+      for (const workers of [0, 2]) {
+        const rep = await fast(chain, workers);
+        expect(rep).not.toBeNull(); // the fast path itself accepted every row (no fallback)
+        expect(rep).toMatchObject({ rows: 200, first_seq: 1, last_seq: 200, problem: null });
+        expect(rep!.checkpoints_verified).toBeGreaterThanOrEqual(1);
+      }
+    }
+    const ref = await verify('weird', { fast: false });
+    expect(await verify('weird', { workers: 2 })).toEqual(ref);
+  });
+
+  it('hands tampered chains to the reference verifier, which names the first bad row (workers on)', async () => {
+    await writeChain('t-field', 120, (i) => event({ reasons: [`r${i}`] }));
+    await tamper("UPDATE audit.events SET reasons = '{policy_allow}' WHERE chain_id = 't-field' AND seq = 77");
+    await writeChain('t-gap', 120, () => event());
+    await tamper("DELETE FROM audit.events WHERE chain_id = 't-gap' AND seq = 3");
+    await writeChain('t-ts', 120, () => event());
+    // Sub-millisecond tampering: the fast reader must not round it away.
+    await tamper("UPDATE audit.events SET ts = ts + interval '1 microsecond' WHERE chain_id = 't-ts' AND seq = 118");
+    await writeChain('t-tail', 120, () => event());
+    await tamper("DELETE FROM audit.events WHERE chain_id = 't-tail' AND seq > 110");
+    const expected = { 't-field': ['hash_mismatch', 77], 't-gap': ['rows_missing', 4], 't-ts': ['hash_mismatch', 118], 't-tail': ['checkpoint_beyond_head', 120] } as const;
+    for (const [chain, [reason, seq]] of Object.entries(expected)) {
+      expect(await fast(chain, 2)).toBeNull();
+      const rep = await verify(chain, { workers: 2 });
+      expect(rep.problem).toMatchObject({ reason, seq });
+      expect(rep).toEqual(await verify(chain, { fast: false }));
+    }
+  });
+
+  it('a duplicate event_id fails the COPY; the batch falls back to INSERT … ON CONFLICT DO NOTHING on the same session', async () => {
+    const sink = await createAuditSink(auditCfg(db, 'dup', { maxBatch: 50 }), silent);
+    const first = event();
+    await sink.append(first);
+    const batch = [event(), { ...first }, event()];
+    await Promise.all(batch.map((e) => sink.append(e)));
+    expect(sink.health()).toMatchObject({ pg: true, spoolDepth: 0 });
+    await sink.close();
+    const ids = (await db.su.query("SELECT event_id FROM audit.events WHERE chain_id = 'dup' ORDER BY seq")).rows.map((r) => r.event_id);
+    expect(ids).toEqual([first.event_id, batch[0]!.event_id, batch[2]!.event_id]);
+  });
+});
