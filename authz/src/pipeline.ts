@@ -112,6 +112,11 @@ export function createPipeline(deps: PipelineDeps): (raw: RawCheck) => Promise<O
     } catch (err) {
       if (err instanceof PipelineStop) {
         result = { decision: err.decision, reason: err.reason, status: err.status, headers: err.headers };
+        // Malformed requests stop before authentication; for the audit row only, name the
+        // caller when the token verifies, so auditors can attribute bad input too.
+        if (!t.identity && t.req === undefined && raw.headers.authorization) {
+          t.identity = await deps.authenticator.authenticate(raw.headers.authorization).catch(() => undefined);
+        }
       } else {
         log.error({ err: { message: (err as Error)?.message }, requestId: raw.requestId }, 'pipeline error');
         result = { decision: 'error', reason: reasonOf(err, 'internal_error'), status: 503, headers: {} };

@@ -80,6 +80,9 @@ export async function startService(env: Env, opts: { logger?: Logger; clock?: ()
     ...(config.mem0ApiKey !== undefined ? { apiKey: config.mem0ApiKey } : {}),
   });
   const authenticator = createAuthenticator(config.jwt, clock);
+  // Cold start: keys fetched before we report SERVING (a failure only delays to first use).
+  const unwarmed = (await authenticator.warm?.()) ?? [];
+  if (unwarmed.length > 0) logger.warn({ issuers: unwarmed }, 'could not prefetch signing keys; will retry on first use');
   const decide = createPipeline({
     parse: { phiLabels: config.phiLabels },
     authenticator,

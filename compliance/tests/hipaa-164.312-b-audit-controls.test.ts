@@ -41,9 +41,9 @@ describe('164.312(b) audit controls', () => {
       expect(row.decision, decision).toBe(decision);
       expect(row.status, decision).toBe(r.status);
       expect(leaks(row, t), `${decision} row leaks token or content`).toBe(false);
-      // Parsing precedes authentication (DESIGN.md pipeline), so only decisions reached after
-      // the token was verified can name the caller.
-      if (['allow', 'deny', 'rate_limited'].includes(decision)) expect(row, decision).toMatchObject({ actor_sub: 'alice', tenant: 'acme', agent: 'bot-1' });
+      // Every row whose token verifies names the caller — malformed input included (the token
+      // is verified for attribution after parsing fails); an expired token names no one.
+      if (['allow', 'deny', 'invalid_request', 'rate_limited'].includes(decision)) expect(row, decision).toMatchObject({ actor_sub: 'alice', tenant: 'acme', agent: 'bot-1' });
       else expect(row.actor_sub, decision).toBeNull();
     }
     const allowRow = await c.auditRow(seen[0]!.r);

@@ -19,6 +19,9 @@ import { unauthenticated } from './errors.js';
 
 export interface Authenticator {
   authenticate(authorization: string | undefined): Promise<Identity>;
+  /** Fetches every issuer's keys now (discovery + JWKS), so the first request after start
+   * does not spend Envoy's ext_authz budget on it. Never throws; returns what failed. */
+  warm?(): Promise<string[]>;
 }
 
 /** Extracts the token; a malformed header is as bad as a bad token. */
@@ -29,7 +32,7 @@ export function bearerToken(authorization: string | undefined): string {
   return m[1];
 }
 
-type KeyResolver = JWTVerifyGetKey;
+type KeyResolver = JWTVerifyGetKey & { warm?: () => Promise<void> };
 
 /** JWKS from a file, re-read when an unknown kid appears and the file changed (key rotation). */
 function fileKeyResolver(path: string, cooldownMs: number): KeyResolver {
@@ -41,7 +44,7 @@ function fileKeyResolver(path: string, cooldownMs: number): KeyResolver {
     const jwks = JSON.parse(await readFile(path, 'utf8')) as JSONWebKeySet;
     current = { mtimeMs: st.mtimeMs, get: createLocalJWKSet(jwks) };
   };
-  return async (header, token) => {
+  const get: KeyResolver = async (header, token) => {
     if (!current) await load();
     try {
       return await current!.get(header, token);
@@ -52,12 +55,14 @@ function fileKeyResolver(path: string, cooldownMs: number): KeyResolver {
       return current!.get(header, token);
     }
   };
+  get.warm = load;
+  return get;
 }
 
 /** OIDC discovery: jwks_uri from <issuer>/.well-known/openid-configuration, fetched lazily. */
 function discoveryKeyResolver(issuer: string, cfg: JwtConfig): KeyResolver {
-  let remote: Promise<KeyResolver> | undefined;
-  const discover = async (): Promise<KeyResolver> => {
+  let remote: Promise<ReturnType<typeof createRemoteJWKSet>> | undefined;
+  const discover = async (): Promise<ReturnType<typeof createRemoteJWKSet>> => {
     const url = `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
     const res = await fetch(url, { signal: AbortSignal.timeout(cfg.jwksTimeoutMs), redirect: 'error' });
     if (!res.ok) throw new Error(`discovery ${url}: HTTP ${res.status}`);
@@ -70,22 +75,27 @@ function discoveryKeyResolver(issuer: string, cfg: JwtConfig): KeyResolver {
       timeoutDuration: cfg.jwksTimeoutMs,
     });
   };
-  return async (header, token) => {
-    remote ??= discover().catch((err: unknown) => {
+  const resolve = (): Promise<ReturnType<typeof createRemoteJWKSet>> =>
+    (remote ??= discover().catch((err: unknown) => {
       remote = undefined; // retry on the next request
       throw err;
-    });
-    return (await remote)(header, token);
-  };
+    }));
+  const get: KeyResolver = async (header, token) => (await resolve())(header, token);
+  get.warm = async () => (await resolve()).reload();
+  return get;
 }
 
 function keyResolver(iss: IssuerConfig, cfg: JwtConfig): KeyResolver {
   switch (iss.keys.kind) {
-    case 'jwks_url':
-      return createRemoteJWKSet(new URL(iss.keys.url), {
+    case 'jwks_url': {
+      const remote = createRemoteJWKSet(new URL(iss.keys.url), {
         cooldownDuration: cfg.jwksCooldownMs,
         timeoutDuration: cfg.jwksTimeoutMs,
       });
+      const get: KeyResolver = (header, token) => remote(header, token);
+      get.warm = () => remote.reload();
+      return get;
+    }
     case 'jwks_file':
       return fileKeyResolver(iss.keys.path, cfg.jwksCooldownMs);
     case 'discovery':
@@ -129,6 +139,19 @@ export function createAuthenticator(cfg: JwtConfig, clock: () => number = Date.n
   for (const iss of cfg.issuers) byIssuer.set(iss.issuer, keyResolver(iss, cfg));
 
   return {
+    async warm() {
+      const failed: string[] = [];
+      await Promise.all(
+        [...byIssuer].map(async ([issuer, r]) => {
+          try {
+            await r.warm?.();
+          } catch {
+            failed.push(issuer);
+          }
+        }),
+      );
+      return failed;
+    },
     async authenticate(authorization) {
       const token = bearerToken(authorization);
       let unverified: JWTPayload;

@@ -202,7 +202,9 @@ export function parseCheck(raw: RawCheck, opts: ParseOptions): Mem0Request {
   let body: Record<string, unknown> | undefined;
   const digest = bodyDigest(raw.body);
   const hasBody = (raw.body?.length ?? 0) > 0;
-  if (BODY_METHODS.has(method)) {
+  // Mem0's POST /reset takes no body; any body it is sent must still be JSON.
+  const bodyOptional = match.route === 'reset' && !hasBody;
+  if (BODY_METHODS.has(method) && !bodyOptional) {
     body = parseJsonBody(raw);
   } else if (hasBody) {
     // DELETE /memories may carry memory_ids in a JSON body; other bodies are ignored by Mem0

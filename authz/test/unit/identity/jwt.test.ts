@@ -159,6 +159,17 @@ describe('JWT verification (jose)', () => {
     served = [keys.es!.pub, keys.rs!.pub, keys.ps!.pub];
   });
 
+  it('warm() prefetches keys before the first request and reports issuers it could not reach', async () => {
+    const before = jwksFetches;
+    const auth = createAuthenticator(cfg());
+    expect(await auth.warm!()).toEqual([]);
+    expect(jwksFetches).toBe(before + 1);
+    await auth.authenticate(`Bearer ${await token(keys.es!)}`);
+    expect(jwksFetches).toBe(before + 1); // the request used the prefetched keys
+    const down = createAuthenticator(loadJwtConfig({ MEM0_GOV_JWT_ISSUERS: 'http://127.0.0.1:9/realms/x', MEM0_GOV_JWKS_TIMEOUT_MS: '300' }));
+    expect(await down.warm!()).toEqual(['http://127.0.0.1:9/realms/x']);
+  });
+
   it('refuses a discovery document that names another issuer', async () => {
     const auth = createAuthenticator(loadJwtConfig({ MEM0_GOV_JWT_ISSUERS: `${base}/realms/liar` }));
     expect(await reason(auth.authenticate(`Bearer ${await token(keys.es!, {}, { iss: `${base}/realms/liar` })}`))).toEqual(['jwks_unavailable', 503, undefined]);

@@ -59,11 +59,13 @@ describe('pipeline', () => {
     expect(out.verdict.headers['retry-after']).toBe('2');
   });
 
-  it('invalid requests are audited with their reason, without reaching authentication', async () => {
+  it('invalid requests are audited with their reason and, when the token verifies, the caller', async () => {
     const d = deps();
     const out = await createPipeline(d)({ ...get('/memories'), method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer t' }, body: new TextEncoder().encode('{oops') });
     expect(out).toMatchObject({ decision: 'invalid_request', reason: 'invalid_json', status: 400 });
-    expect(d.calls).toEqual(['audit']);
+    // authentication runs only to attribute the audit row, after the decision is made
+    expect(d.calls).toEqual(['authenticate', 'audit']);
+    expect(d.events[0]).toMatchObject({ decision: 'invalid_request', actor_sub: 'alice', tenant: 'acme' });
     expect(d.events[0]!.body_digest).toMatch(/^[0-9a-f]{64}$/);
   });
 

@@ -202,6 +202,10 @@ describe('bodies', () => {
     expect(req.memoryIds).toEqual(['m1', 'm2']);
     expect(stop(() => parseCheck(raw('DELETE', '/memories?memory_ids=m1,../x'), opts)).reason).toBe('invalid_memory_id');
   });
+  it('POST /reset needs no body (Mem0 takes none), but a body must be JSON', () => {
+    expect(parseCheck(raw('POST', '/reset'), opts).route).toBe('reset');
+    expect(stop(() => parseCheck(raw('POST', '/reset', '{x'), opts)).reason).toBe('invalid_json');
+  });
   it('unknown entity path type', () => {
     expect(stop(() => parseCheck(raw('DELETE', '/entities/planet/acme:x'), opts)).reason).toBe('unknown_entity_type');
   });
