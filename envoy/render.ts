@@ -23,6 +23,9 @@ export interface RenderEnvoyOptions {
   /** Host of authz and of Mem0 (an IP or a DNS name); default: the committed file's (127.0.0.1). */
   authzHost?: string;
   mem0Host?: string;
+  /** ext_authz timeout (e.g. '2s'); default: the committed file's 0.25s. Test stacks on a
+   * loaded 2-core machine raise it so scheduling stalls are not mistaken for verdicts. */
+  authzTimeout?: string;
 }
 
 const ENVOY_DIR = dirname(fileURLToPath(import.meta.url));
@@ -76,11 +79,15 @@ export function renderEnvoyConfig(opts: RenderEnvoyOptions): string {
   setExisting(doc, [...cert, 'certificate_chain', 'filename'], opts.certFile);
   setExisting(doc, [...cert, 'private_key', 'filename'], opts.keyFile);
 
+  const hcm: Path = [...listener, 'filter_chains', 0, 'filters', 0, 'typed_config'];
+  const fi = indexByName(doc, [...hcm, 'http_filters'], 'envoy.filters.http.ext_authz');
+  if (opts.authzTimeout !== undefined) {
+    const service = variant === 'http' ? ['http_service', 'server_uri'] : ['grpc_service'];
+    setExisting(doc, [...hcm, 'http_filters', fi, 'typed_config', ...service, 'timeout'], opts.authzTimeout);
+  }
   if (variant === 'http') {
     const port = opts.authzHttpPort ?? 9192;
     setEndpoint(doc, AUTHZ_HTTP_CLUSTER, opts.authzHost, port);
-    const hcm: Path = [...listener, 'filter_chains', 0, 'filters', 0, 'typed_config'];
-    const fi = indexByName(doc, [...hcm, 'http_filters'], 'envoy.filters.http.ext_authz');
     setExisting(doc, [...hcm, 'http_filters', fi, 'typed_config', 'http_service', 'server_uri', 'uri'], `http://${opts.authzHost ?? '127.0.0.1'}:${port}`);
   } else {
     setEndpoint(doc, AUTHZ_GRPC_CLUSTER, opts.authzHost, opts.authzGrpcPort);

@@ -13,6 +13,7 @@ const stack = await startStack({
   ports: { envoy: 9000, envoyAdmin: 9901, grpc: 9191, http: 9192, issuer: 9193, ...(realMem0 ? {} : { mem0: 9006 }) },
   ...(realMem0 ? { mem0Url: realMem0 } : {}),
   logLevel: process.env.MEM0_GOV_LOG_LEVEL ?? 'info',
+  authzTimeout: 'shipped', // the budgets a deployment gets
 });
 
 const ca = stack.envoy.caFile;

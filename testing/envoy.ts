@@ -29,6 +29,8 @@ export interface StartEnvoyOptions {
   authzHost?: string;
   /** Called with every chunk Envoy writes (e.g. to echo the access log in `npm run stack`). */
   onOutput?: (chunk: string) => void;
+  /** ext_authz timeout override (see renderEnvoyConfig); default: the shipped 0.25s. */
+  authzTimeout?: string;
   /** Envoy's own log level (access logs are always on stdout); default warn. */
   logLevel?: string;
 }
@@ -88,6 +90,7 @@ export async function startEnvoy(opts: StartEnvoyOptions): Promise<RunningEnvoy>
     authzHost: opts.authzHost,
     authzHttpPort: opts.authzHttpPort,
     variant: opts.variant,
+    ...(opts.authzTimeout !== undefined ? { authzTimeout: opts.authzTimeout } : {}),
     listenAddress: opts.listenAddress ?? '127.0.0.1',
     certFile: certs.certFile,
     keyFile: certs.keyFile,

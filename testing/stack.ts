@@ -31,6 +31,9 @@ export interface StackOptions {
   env?: Record<string, string>;
   variant?: 'grpc' | 'http';
   logLevel?: string;
+  /** ext_authz timeout; default 2s for test stacks (the shipped config's 0.25s is kept by
+   * `npm run stack` and tested on its own in authz/test/integration/envoy). */
+  authzTimeout?: string;
   /** Mem0 API key the stand-in requires and authz injects (MEM0_GOV_MEM0_API_KEY_FILE). */
   mem0ApiKey?: string;
 }
@@ -95,6 +98,8 @@ export async function startStack(opts: StackOptions = {}) {
       MEM0_GOV_AUDIT_CHECKPOINT_PUBLIC_KEY_FILE: checkpointPubFile,
       MEM0_GOV_AUDIT_SPOOL_DIR: join(stateDir, 'spool'),
       MEM0_GOV_AUDIT_CHAIN_ID: `stack-${process.pid}`,
+      // Test machines are loaded; the owner lookup gets more than the 200 ms production default.
+      ...(opts.authzTimeout !== 'shipped' ? { MEM0_GOV_OWNER_TIMEOUT_MS: '1500' } : {}),
       ...opts.env,
     };
     if (opts.mem0ApiKey) {
@@ -111,6 +116,7 @@ export async function startStack(opts: StackOptions = {}) {
       authzHttpPort: authz.httpPort,
       mem0Port: Number(new URL(mem0Url).port),
       variant: opts.variant ?? 'grpc',
+      ...(opts.authzTimeout !== 'shipped' ? { authzTimeout: opts.authzTimeout ?? '2s' } : {}),
       workDir: join(stateDir, 'envoy'),
       ...(opts.ports?.envoy ? { port: opts.ports.envoy } : {}),
       ...(opts.ports?.envoyAdmin ? { adminPort: opts.ports.envoyAdmin } : {}),
