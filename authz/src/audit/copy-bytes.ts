@@ -52,23 +52,20 @@ export class LineHasher {
   digest(buf: Buffer, start: number, end: number): LineDigest | null {
     const from = this.from;
     const to = this.to;
-    // 1. Split at tabs; refuse anything JSON would escape (quote, control characters) and any
-    //    backslash except a whole-field \N (NULL).
-    let col = 0;
-    from[0] = start;
-    let backslash = false;
-    for (let k = start; k < end; k++) {
-      const c = buf[k]!;
-      if (c < 32) {
-        if (c !== TAB) return null;
-        if (col === COLS - 1) return null;
-        to[col] = k;
-        from[++col] = k + 1;
-      } else if (c === QUOTE) return null;
-      else if (c === BACKSLASH) backslash = true;
+    // 1. Split at tabs (native search). Bytes JSON would escape (quote, control characters) and
+    //    backslashes are refused while copying the text columns below; every other column is
+    //    checked by its strict parser (number, t/f, timestamp) or compared with a computed hash.
+    let k = start;
+    for (let col = 0; col < COLS - 1; col++) {
+      const t = buf.indexOf(TAB, k);
+      if (t === -1 || t >= end) return null;
+      from[col] = k;
+      to[col] = t;
+      k = t + 1;
     }
-    if (col !== COLS - 1) return null;
-    to[col] = end;
+    if (buf.indexOf(TAB, k) !== -1 && buf.indexOf(TAB, k) < end) return null;
+    from[COLS - 1] = k;
+    to[COLS - 1] = end;
     // 2. prev_hash ‖ canonical JSON into `out`.
     const need = 2 * (end - start) + 1024;
     if (this.out.length < need) this.out = new Uint8Array(need);
@@ -85,14 +82,16 @@ export class LineHasher {
       const b = to[step.col]!;
       switch (step.kind) {
         case 0: { // string, or NULL
-          if (backslash && b - a === 2 && buf[a] === BACKSLASH && buf[a + 1] === 78 /* N */) {
+          if (b - a === 2 && buf[a] === BACKSLASH && buf[a + 1] === 78 /* N */) {
             out[p++] = 110; out[p++] = 117; out[p++] = 108; out[p++] = 108; // null
             break;
           }
-          if (backslash && buf.indexOf(BACKSLASH, a) !== -1 && buf.indexOf(BACKSLASH, a) < b) return null;
           out[p++] = QUOTE;
-          if (b - a > 16) p += buf.copy(out, p, a, b);
-          else for (let k = a; k < b; k++) out[p++] = buf[k]!;
+          for (let k = a; k < b; k++) {
+            const c = buf[k]!;
+            if (c < 32 || c === QUOTE || c === BACKSLASH) return null;
+            out[p++] = c;
+          }
           out[p++] = QUOTE;
           break;
         }
@@ -104,7 +103,7 @@ export class LineHasher {
             let el = a + 1;
             for (let k = a + 1; k < b - 1; k++) {
               const c = buf[k]!;
-              if (c === LBRACE || c === RBRACE || c === BACKSLASH) return null;
+              if (c < 32 || c === QUOTE || c === LBRACE || c === RBRACE || c === BACKSLASH) return null;
               if (c === COMMA) {
                 if (k - el === 4 && buf[el] === 78 && buf[el + 1] === 85 && buf[el + 2] === 76 && buf[el + 3] === 76) return null; // NULL element
                 out[p++] = QUOTE; out[p++] = COMMA; out[p++] = QUOTE;

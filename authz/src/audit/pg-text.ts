@@ -33,7 +33,11 @@ export function parseTextArray(lit: string): string[] {
     } else {
       let j = lit.indexOf(',', i);
       if (j === -1 || j > n) j = n;
-      out.push(lit.slice(i, j));
+      const el = lit.slice(i, j);
+      // Unquoted NULL is an SQL NULL element (a string "NULL" is printed quoted). The service never
+      // writes one; map it to a value no stored text can equal (text cannot hold U+0000), so a
+      // string swapped for NULL by a superuser cannot hash like the original.
+      out.push(el === 'NULL' ? '\u0000NULL' : el);
       i = j + 1;
     }
   }

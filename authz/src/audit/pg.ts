@@ -91,7 +91,7 @@ export function isUniqueViolation(err: unknown): boolean {
 const COPY_SELECT_SQL = ROW_COLUMNS.join(', ');
 
 /**
- * Streams one chain (seq 1..upTo, ascending) as COPY text bytes, in one read-only transaction
+ * Streams one chain (seq <= upTo, ascending) as COPY text bytes, in one read-only transaction
  * whose settings fix the text forms the fast verifier parses (ISO UTC timestamps, shortest
  * round-trip floats; enable_sort off: an index scan in seq order even before ANALYZE, never a
  * sort of the whole chain spilling to disk). Chunks end anywhere, not necessarily at a line end.

@@ -20,6 +20,8 @@ export interface VerifyDbOptions {
   workerThreshold?: number;
   /** false = reference verifier only (slower; same verdicts). Default true. */
   fast?: boolean;
+  /** A pool the caller already started (and will close), e.g. a long-running auditor; overrides `workers`. */
+  pool?: VerifyPool;
 }
 
 async function chainBounds(client: pg.Client, chainId: string): Promise<{ lo: number; hi: number } | null> {
@@ -62,8 +64,8 @@ export async function verifyDatabase(client: pg.Client, opts: VerifyDbOptions): 
       if (opts.fast !== false) {
         const bounds = await chainBounds(client, c);
         const big = bounds !== null && bounds.hi - bounds.lo + 1 >= threshold && opts.workers !== 0;
-        if (big && workers === null) workers = new VerifyPool(opts.workers);
-        pool = big ? workers : inline;
+        if (big && workers === null && opts.pool === undefined) workers = new VerifyPool(opts.workers);
+        pool = big ? opts.pool ?? workers : inline;
       }
       out.push(await verifyChainInDb(client, c, opts.keys, opts.readers, pool));
     }

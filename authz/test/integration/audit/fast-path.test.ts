@@ -95,9 +95,12 @@ describe('audit fast paths', () => {
     await writeChain('t-ts', 120, () => event());
     // Sub-millisecond tampering: the fast reader must not round it away.
     await tamper("UPDATE audit.events SET ts = ts + interval '1 microsecond' WHERE chain_id = 't-ts' AND seq = 118");
+    await writeChain('t-null', 120, (i) => event({ reasons: ['a', i === 50 ? 'NULL' : 'b'] }));
+    // The string "NULL" swapped for an SQL NULL element: looks the same in a naive text reading.
+    await tamper("UPDATE audit.events SET reasons = ARRAY['a', NULL] WHERE chain_id = 't-null' AND seq = 51");
     await writeChain('t-tail', 120, () => event());
     await tamper("DELETE FROM audit.events WHERE chain_id = 't-tail' AND seq > 110");
-    const expected = { 't-field': ['hash_mismatch', 77], 't-gap': ['rows_missing', 4], 't-ts': ['hash_mismatch', 118], 't-tail': ['checkpoint_beyond_head', 120] } as const;
+    const expected = { 't-field': ['hash_mismatch', 77], 't-gap': ['rows_missing', 4], 't-ts': ['hash_mismatch', 118], 't-null': ['hash_mismatch', 51], 't-tail': ['checkpoint_beyond_head', 120] } as const;
     for (const [chain, [reason, seq]] of Object.entries(expected)) {
       expect(await fast(chain, 2)).toBeNull();
       const rep = await verify(chain, { workers: 2 });
