@@ -1,7 +1,7 @@
 // Worker-thread entry of the verify pool (verify-pool.ts): verifies COPY text blocks.
 import { parentPort } from 'node:worker_threads';
 import { NOT_VERIFIED, verifyBlock } from './verify-block.js';
-import type { WorkerReply, WorkerRequest } from './verify-pool.js';
+import type { WorkerReady, WorkerReply, WorkerRequest } from './verify-pool.js';
 
 const port = parentPort;
 if (port === null) throw new Error('verify-worker must run in a worker thread');
@@ -16,4 +16,5 @@ port.on('message', (m: WorkerRequest) => {
     : { block: m.block, summary: verifyBlock(m.bytes, job.chainId, job.cps) };
   port.postMessage(reply);
 });
-port.postMessage({ ready: true });
+const ready: WorkerReady = { ready: true, from: import.meta.url };
+port.postMessage(ready);
