@@ -44,6 +44,7 @@ export async function startStack(opts: StackOptions = {}) {
   const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), 'mem0gov-stack-'));
   await mkdir(stateDir, { recursive: true });
   const stops: (() => Promise<void>)[] = [];
+  const testBudgets = opts.authzTimeout !== 'shipped';
   const stopAll = async (): Promise<void> => {
     for (const s of stops.reverse()) await s().catch(() => undefined);
   };
@@ -99,7 +100,7 @@ export async function startStack(opts: StackOptions = {}) {
       MEM0_GOV_AUDIT_SPOOL_DIR: join(stateDir, 'spool'),
       MEM0_GOV_AUDIT_CHAIN_ID: `stack-${process.pid}`,
       // Test machines are loaded; the owner lookup gets more than the 200 ms production default.
-      ...(opts.authzTimeout !== 'shipped' ? { MEM0_GOV_OWNER_TIMEOUT_MS: '1500' } : {}),
+      ...(testBudgets ? { MEM0_GOV_OWNER_TIMEOUT_MS: '1500' } : {}),
       ...opts.env,
     };
     if (opts.mem0ApiKey) {
@@ -116,7 +117,7 @@ export async function startStack(opts: StackOptions = {}) {
       authzHttpPort: authz.httpPort,
       mem0Port: Number(new URL(mem0Url).port),
       variant: opts.variant ?? 'grpc',
-      ...(opts.authzTimeout !== 'shipped' ? { authzTimeout: opts.authzTimeout ?? '2s' } : {}),
+      ...(testBudgets ? { authzTimeout: opts.authzTimeout ?? '2s' } : {}),
       workDir: join(stateDir, 'envoy'),
       ...(opts.ports?.envoy ? { port: opts.ports.envoy } : {}),
       ...(opts.ports?.envoyAdmin ? { adminPort: opts.ports.envoyAdmin } : {}),

@@ -132,7 +132,8 @@ export function createPipeline(deps: PipelineDeps): (raw: RawCheck) => Promise<O
     }
     metrics.decisions.inc({ decision: result.decision, reason: result.reason });
     metrics.checkDuration.observe({ stage: 'total' }, Number(process.hrtime.bigint() - started) / 1e9);
-    if (result.reason === 'cross_tenant' || t.policy?.reasons.includes('cross_tenant') || auditReasons(t.policy).includes('memory_cross_tenant')) {
+    // cross_tenant is only ever a policy reason; memory_cross_tenant hides behind a 404.
+    if (t.policy?.reasons.includes('cross_tenant') || auditReasons(t.policy).includes('memory_cross_tenant')) {
       metrics.crossTenantAttempts.inc({ tenant: t.identity?.tenant ?? 'unknown' });
     }
     if (result.decision === 'allow' && t.policy?.break_glass) metrics.breakGlassUse.inc({ tenant: t.identity?.tenant ?? 'unknown' });

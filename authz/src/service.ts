@@ -104,15 +104,12 @@ export async function startService(env: Env, opts: { logger?: Logger; clock?: ()
     logger,
     readiness: () => {
       const h = audit.health();
-      const redisUp = redis.status === 'ready';
-      metrics.dependencyUp.set({ dependency: 'redis' }, redisUp ? 1 : 0);
-      metrics.dependencyUp.set({ dependency: 'postgres' }, h.pg ? 1 : 0);
-      const checks = { serving: !draining, redis: redisUp, audit_durable: h.pg || h.spoolWritable !== false, policy: policy.revision() !== '' };
+      const checks = { serving: !draining, redis: redis.status === 'ready', audit_durable: h.pg || h.spoolWritable !== false, policy: policy.revision() !== '' };
       return { ready: Object.values(checks).every(Boolean), checks };
     },
   });
-  metrics.policyRevision.set({ revision: policy.revision() }, 1);
-  // Dependency gauges for dashboards and alerts, refreshed without waiting for a probe.
+  // Dependency gauges for dashboards and alerts, refreshed without waiting for a probe
+  // (the policy engine keeps mem0gov_policy_revision_info itself, on every load).
   const probe = setInterval(() => {
     metrics.dependencyUp.set({ dependency: 'postgres' }, audit.health().pg ? 1 : 0);
     metrics.dependencyUp.set({ dependency: 'redis' }, redis.status === 'ready' ? 1 : 0);

@@ -27,12 +27,17 @@ function date(v: string | undefined, flag: string): Date {
   return d;
 }
 
-/** --public-key files, else MEM0_GOV_AUDIT_CHECKPOINT_PUBLIC_KEY_FILE, else derived from the private key. */
-function verifierKeys(paths: string[] | undefined, cfg: AuditConfig, env: CliContext['env']): CheckpointVerifier[] {
+/** Checkpoint public keys (PEM): --public-key files, else MEM0_GOV_AUDIT_CHECKPOINT_PUBLIC_KEY_FILE,
+ * else derived from the private key. Shared with `mem0-gov evidence`. */
+export function checkpointPublicKeyPems(paths: string[] | undefined, cfg: AuditConfig, env: CliContext['env']): string[] {
   const files = paths && paths.length > 0 ? paths : [str(env, 'AUDIT_CHECKPOINT_PUBLIC_KEY_FILE')].filter((p): p is string => p !== undefined);
-  if (files.length > 0) return files.map((f) => loadVerifier(readFileSync(f, 'utf8')));
-  if (cfg.checkpointKeyPem !== undefined) return [loadVerifier(loadSigner(cfg.checkpointKeyPem).publicKeyPem)];
+  if (files.length > 0) return files.map((f) => readFileSync(f, 'utf8'));
+  if (cfg.checkpointKeyPem !== undefined) return [loadSigner(cfg.checkpointKeyPem).publicKeyPem];
   return [];
+}
+
+function verifierKeys(paths: string[] | undefined, cfg: AuditConfig, env: CliContext['env']): CheckpointVerifier[] {
+  return checkpointPublicKeyPems(paths, cfg, env).map(loadVerifier);
 }
 
 function printReports(ctx: CliContext, reports: ChainReport[], extra: string[] = []): number {

@@ -6,7 +6,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { loadAuditConfig } from '../audit/config.js';
-import { loadVerifier, loadSigner } from '../audit/checkpoint.js';
+import { loadVerifier } from '../audit/checkpoint.js';
+import { checkpointPublicKeyPems } from './audit.js';
 import type { CheckpointVerifier } from '../audit/checkpoint.js';
 import { connect } from '../audit/pg.js';
 import { verifyDatabase } from '../audit/verify-db.js';
@@ -75,12 +76,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   const json = (v: unknown): string => `${JSON.stringify(v, null, 2)}\n`;
 
   const auditCfg = loadAuditConfig(ctx.env);
-  const pubFiles = values['public-key'] ?? [str(ctx.env, 'AUDIT_CHECKPOINT_PUBLIC_KEY_FILE')].filter((p): p is string => !!p);
-  const publicPems: string[] = pubFiles.length
-    ? await Promise.all(pubFiles.map((f) => readFile(f, 'utf8')))
-    : auditCfg.checkpointKeyPem
-      ? [loadSigner(auditCfg.checkpointKeyPem).publicKeyPem]
-      : [];
+  const publicPems = checkpointPublicKeyPems(values['public-key'], auditCfg, ctx.env);
   const keys: CheckpointVerifier[] = publicPems.map(loadVerifier);
   const db = await connect(str(ctx.env, 'PG_ADMIN_URL') ?? auditCfg.pgUrl, 'mem0gov-cli-evidence');
   let chainsOk = true;
