@@ -95,6 +95,11 @@ export async function startService(env: Env, opts: { logger?: Logger; clock?: ()
     ...(config.mem0ApiKey !== undefined ? { mem0ApiKey: config.mem0ApiKey } : {}),
   });
 
+  function refreshDependencyGauges(): void {
+    metrics.dependencyUp.set({ dependency: 'postgres' }, audit.health().pg ? 1 : 0);
+    metrics.dependencyUp.set({ dependency: 'redis' }, redis.status === 'ready' ? 1 : 0);
+  }
+
   let draining = false;
   const grpcServer = await startGrpcServer({ host: config.grpcHost, port: config.grpcPort, decide, logger });
   const httpServer = await startHttpServer({
@@ -104,16 +109,14 @@ export async function startService(env: Env, opts: { logger?: Logger; clock?: ()
     logger,
     readiness: () => {
       const h = audit.health();
+      refreshDependencyGauges(); // a probe also refreshes what dashboards show
       const checks = { serving: !draining, redis: redis.status === 'ready', audit_durable: h.pg || h.spoolWritable !== false, policy: policy.revision() !== '' };
       return { ready: Object.values(checks).every(Boolean), checks };
     },
   });
   // Dependency gauges for dashboards and alerts, refreshed without waiting for a probe
   // (the policy engine keeps mem0gov_policy_revision_info itself, on every load).
-  const probe = setInterval(() => {
-    metrics.dependencyUp.set({ dependency: 'postgres' }, audit.health().pg ? 1 : 0);
-    metrics.dependencyUp.set({ dependency: 'redis' }, redis.status === 'ready' ? 1 : 0);
-  }, 5_000);
+  const probe = setInterval(refreshDependencyGauges, 5_000);
   probe.unref();
   logger.info({ grpcPort: grpcServer.port, httpPort: httpServer.port, policyRevision: policy.revision() }, 'mem0-gov authz ready');
 
