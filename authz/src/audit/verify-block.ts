@@ -24,18 +24,23 @@ export type CheckpointHashes = ReadonlyMap<number, readonly string[]>;
 export const NOT_VERIFIED: BlockSummary = { ok: false, rows: 0, firstSeq: 0, firstPrev: '', lastSeq: 0, lastHash: '' };
 
 /** The general path for lines the byte path declines: decoded values, canonicalized like the reference. */
-function checkLine(line: string, chainId: string): { seq: number; prev: string; hash: string; computed: string } | null {
+function checkLine(line: string, chainId: string): { seq: number; prev: string; hash: string } | null {
   const row = decodeCopyLine(line);
-  if (row === null || row.chain_id !== chainId) return null;
+  if (row === null || row.chain_id !== chainId || !Number.isSafeInteger(row.seq)) return null;
   try {
-    return { seq: row.seq, prev: row.prev_hash, hash: row.hash, computed: chainHash(row.prev_hash, canonicalHashedFast(row)) };
+    return chainHash(row.prev_hash, canonicalHashedFast(row)) === row.hash ? { seq: row.seq, prev: row.prev_hash, hash: row.hash } : null;
   } catch {
     return null; // a non-finite number: let the reference verifier report it
   }
 }
 
 const decoder = new TextDecoder();
-const NEWLINE = 10;
+const HEX_LEN = 64;
+
+function sameBytes(buf: Uint8Array, a: number, b: number, n: number): boolean {
+  for (let i = 0; i < n; i++) if (buf[a + i] !== buf[b + i]) return false;
+  return true;
+}
 
 /** `bytes`: whole COPY TO text lines, each ending in "\n". */
 export function verifyBlock(bytes: Uint8Array, chainId: string, cps: CheckpointHashes): BlockSummary {
@@ -45,23 +50,42 @@ export function verifyBlock(bytes: Uint8Array, chainId: string, cps: CheckpointH
   let firstSeq = 0;
   let firstPrev = '';
   let lastSeq = 0;
-  let lastHash = '';
+  // The previous line's hash: its offset in `buf` when it came through the byte path (no string
+  // made), else the decoded string.
+  let lastHashAt = -1;
+  let lastHashStr = '';
+  const lastHash = (): string => (lastHashAt >= 0 ? buf.toString('latin1', lastHashAt, lastHashAt + HEX_LEN) : lastHashStr);
   let start = 0;
-  for (let nl = buf.indexOf(NEWLINE); nl !== -1; nl = buf.indexOf(NEWLINE, start)) {
-    const d = hasher.digest(buf, start, nl);
-    const row = d !== null ? (d.chain ? d : null) : checkLine(decoder.decode(buf.subarray(start, nl)), chainId);
+  while (start < buf.length) {
+    const verified = hasher.check(bytes, start);
+    const nl = hasher.end;
+    if (nl === -1) return NOT_VERIFIED; // a partial line: the caller split wrongly
+    let seq: number;
+    if (verified) {
+      seq = hasher.seq;
+      const prevAt = hasher.prevAt;
+      if (rows === 0) firstPrev = buf.toString('latin1', prevAt, prevAt + HEX_LEN);
+      else if (lastHashAt >= 0 ? !sameBytes(buf, prevAt, lastHashAt, HEX_LEN) : buf.toString('latin1', prevAt, prevAt + HEX_LEN) !== lastHashStr) return NOT_VERIFIED;
+      lastHashAt = hasher.hashAt;
+    } else {
+      const row = checkLine(decoder.decode(buf.subarray(start, nl)), chainId);
+      if (row === null) return NOT_VERIFIED;
+      seq = row.seq;
+      if (rows === 0) firstPrev = row.prev;
+      else if (row.prev !== lastHash()) return NOT_VERIFIED;
+      lastHashAt = -1;
+      lastHashStr = row.hash;
+    }
     start = nl + 1;
-    if (row === null || !Number.isSafeInteger(row.seq) || row.computed !== row.hash) return NOT_VERIFIED;
-    if (rows === 0) {
-      firstSeq = row.seq;
-      firstPrev = row.prev;
-    } else if (row.seq !== lastSeq + 1 || row.prev !== lastHash) return NOT_VERIFIED;
-    const cp = cps.get(row.seq);
-    if (cp !== undefined && cp.some((h) => h !== row.hash)) return NOT_VERIFIED;
-    lastSeq = row.seq;
-    lastHash = row.hash;
+    if (rows === 0) firstSeq = seq;
+    else if (seq !== lastSeq + 1) return NOT_VERIFIED;
+    const cp = cps.get(seq);
+    if (cp !== undefined) {
+      const h = lastHash();
+      if (cp.some((x) => x !== h)) return NOT_VERIFIED;
+    }
+    lastSeq = seq;
     rows++;
   }
-  if (start !== buf.length) return NOT_VERIFIED; // a partial line: the caller split wrongly
-  return { ok: true, rows, firstSeq, firstPrev, lastSeq, lastHash };
+  return { ok: true, rows, firstSeq, firstPrev, lastSeq, lastHash: lastHash() };
 }

@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadVerifier } from '../../../src/audit/checkpoint.js';
 import { createAuditSink } from '../../../src/audit/index.js';
-import { connect, readCheckpoints } from '../../../src/audit/pg.js';
+import { LineHasher } from '../../../src/audit/copy-bytes.js';
+import { connect, copyChainText, readCheckpoints } from '../../../src/audit/pg.js';
 import { verifyDatabase } from '../../../src/audit/verify-db.js';
 import { fastVerifyChain } from '../../../src/audit/verify-fast.js';
 import { VerifyPool } from '../../../src/audit/verify-pool.js';
@@ -85,6 +86,37 @@ describe('audit fast paths', () => {
     }
     const ref = await verify('weird', { fast: false });
     expect(await verify('weird', { workers: 2 })).toEqual(ref);
+  });
+
+  it('the byte path verifies every ordinary line itself, numbers of every magnitude included', async () => {
+    // Latencies from 1e-9 to 1e18 with up to 17 significant digits: PostgreSQL prints some in
+    // exponent form or with more digits than the byte path copies as is; those lines go the string
+    // way. The chain must verify either way, and the byte path must take the ordinary ones.
+    let x = 42;
+    const nextLatency = (): number => {
+      x = (x * 1103515245 + 12345) % 2 ** 31;
+      const mag = 10 ** ((x % 28) - 9);
+      return x % 3 === 0 ? Math.round((x / 2 ** 31) * 1e4) / 100 : (x / 2 ** 31) * mag;
+    };
+    await writeChain('numbers', 400, () => event({ latency_ms: nextLatency() }));
+    for (const workers of [0, 2]) expect(await fast('numbers', workers)).toMatchObject({ rows: 400, problem: null });
+    expect(await verify('numbers', { workers: 2 })).toEqual(await verify('numbers', { fast: false }));
+
+    await writeChain('plain', 300, (i) => event({ latency_ms: (i % 1000) / 100 }));
+    const c = await connect(db.writerUrl, 'lines');
+    try {
+      const h = new LineHasher('plain');
+      let lines = 0;
+      let byteLines = 0;
+      const chunks: Buffer[] = [];
+      for await (const chunk of copyChainText(c, 'plain', 300)) chunks.push(chunk);
+      const text = Buffer.concat(chunks);
+      for (let start = 0; start < text.length; start = h.end + 1, lines++) if (h.check(text, start)) byteLines++;
+      expect(lines).toBe(300);
+      expect(byteLines).toBe(300);
+    } finally {
+      await c.end();
+    }
   });
 
   it('hands tampered chains to the reference verifier, which names the first bad row (workers on)', async () => {
