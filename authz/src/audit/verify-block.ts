@@ -35,6 +35,9 @@ function checkLine(line: string, chainId: string): { seq: number; prev: string; 
 }
 
 const decoder = new TextDecoder();
+// One hasher per thread, reused across blocks of the same chain (it holds a 64 KiB work buffer).
+let hasher: LineHasher | null = null;
+let hasherChain = '';
 const HEX_LEN = 64;
 
 function sameBytes(buf: Uint8Array, a: number, b: number, n: number): boolean {
@@ -45,7 +48,11 @@ function sameBytes(buf: Uint8Array, a: number, b: number, n: number): boolean {
 /** `bytes`: whole COPY TO text lines, each ending in "\n". */
 export function verifyBlock(bytes: Uint8Array, chainId: string, cps: CheckpointHashes): BlockSummary {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const hasher = new LineHasher(chainId);
+  if (hasher === null || hasherChain !== chainId) {
+    hasher = new LineHasher(chainId);
+    hasherChain = chainId;
+  }
+  const h = hasher;
   let rows = 0;
   let firstSeq = 0;
   let firstPrev = '';
@@ -57,16 +64,16 @@ export function verifyBlock(bytes: Uint8Array, chainId: string, cps: CheckpointH
   const lastHash = (): string => (lastHashAt >= 0 ? buf.toString('latin1', lastHashAt, lastHashAt + HEX_LEN) : lastHashStr);
   let start = 0;
   while (start < buf.length) {
-    const verified = hasher.check(bytes, start);
-    const nl = hasher.end;
+    const verified = h.check(bytes, start);
+    const nl = h.end;
     if (nl === -1) return NOT_VERIFIED; // a partial line: the caller split wrongly
     let seq: number;
     if (verified) {
-      seq = hasher.seq;
-      const prevAt = hasher.prevAt;
+      seq = h.seq;
+      const prevAt = h.prevAt;
       if (rows === 0) firstPrev = buf.toString('latin1', prevAt, prevAt + HEX_LEN);
       else if (lastHashAt >= 0 ? !sameBytes(buf, prevAt, lastHashAt, HEX_LEN) : buf.toString('latin1', prevAt, prevAt + HEX_LEN) !== lastHashStr) return NOT_VERIFIED;
-      lastHashAt = hasher.hashAt;
+      lastHashAt = h.hashAt;
     } else {
       const row = checkLine(decoder.decode(buf.subarray(start, nl)), chainId);
       if (row === null) return NOT_VERIFIED;

@@ -1,7 +1,7 @@
 // The verify pool starts its workers from the prebuilt JS bundle (build-worker.ts) when it is
 // fresh, and falls back to the TypeScript entry through tsx when it is missing or stale — in
 // both cases the workers verify blocks exactly as the inline path does.
-import { mkdtempSync, rmSync, utimesSync } from 'node:fs';
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -75,5 +75,37 @@ describe('verify worker bundle', () => {
     expect(freshWorkerBundle(stale)).toBeNull();
     const from = await runPool({ bundle: stale });
     expect(from[0]).toMatch(/\/authz\/src\/audit\/verify-worker\.ts/);
+  });
+
+  it('blocks submitted while the workers are still starting wait for them instead of running inline', async () => {
+    const pool = new VerifyPool(1, { bundle });
+    try {
+      pool.startJob(CHAIN, new Map());
+      const summary = await (await pool.submit(0, bytes(rows(10)))).summary; // no ready() first
+      expect(summary).toMatchObject({ ok: true, rows: 10 });
+      expect(pool.stats).toEqual({ worker: 1, inline: 0 });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('a worker that never comes up is given up after startTimeoutMs; its blocks are verified inline', async () => {
+    // A "bundle" that never reports ready (fresh per its manifest, so the pool starts it).
+    const hang = join(dir, 'hang.mjs');
+    writeFileSync(hang, 'setInterval(() => {}, 1000);\n');
+    writeFileSync(`${hang}.inputs.json`, JSON.stringify({ inputs: [hang] }));
+    expect(freshWorkerBundle(hang)).toBe(hang);
+    const pool = new VerifyPool(1, { bundle: hang, startTimeoutMs: 300 });
+    try {
+      pool.startJob(CHAIN, new Map());
+      const t0 = Date.now();
+      const summary = await (await pool.submit(0, bytes(rows(10)))).summary;
+      expect(summary).toMatchObject({ ok: true, rows: 10 });
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
+      expect(pool.stats).toEqual({ worker: 0, inline: 1 });
+      expect(await pool.ready()).toBe(false);
+    } finally {
+      await pool.close();
+    }
   });
 });
