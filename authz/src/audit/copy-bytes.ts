@@ -4,6 +4,7 @@
 // single string. Same bytes as canonicalHashed of the decoded row. It only ever answers "this
 // line is a plain row of this chain whose stored hash is right" or "don't know" (false): lines
 // it declines take copy-text.ts decodeCopyLine + canonicalHashedFast, which decides.
+import { isUtf8 } from 'node:buffer';
 import { hash } from 'node:crypto';
 import { HASHED_KEYS, ROW_COLUMNS } from './row.js';
 
@@ -62,6 +63,7 @@ export class LineHasher {
   private outView = new DataView(this.out.buffer);
   private src: Uint8Array | null = null;
   private srcView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+  private nonAscii = false;
   private readonly from = new Int32Array(COLS);
   private readonly to = new Int32Array(COLS);
   private readonly chainBytes: Uint8Array;
@@ -77,6 +79,9 @@ export class LineHasher {
    */
   check(buf: Uint8Array, start: number): boolean {
     if (!this.split(buf, start)) return false;
+    // Bytes are hashed as they come; the reference verifier hashes the driver's decoding, in
+    // which an invalid UTF-8 sequence (storable by a superuser) becomes U+FFFD. Not ours to judge.
+    if (this.nonAscii && !isUtf8(buf.subarray(start, this.end))) return false;
     const from = this.from;
     const to = this.to;
     if (to[COL_PREV]! - from[COL_PREV]! !== HASH_HEX || to[COL_HASH]! - from[COL_HASH]! !== HASH_HEX) return false;
@@ -103,18 +108,21 @@ export class LineHasher {
 
   /**
    * Column bounds into from/to and the line's end, in one pass that also refuses every byte JSON
-   * would escape (control characters, quote) and every backslash except a whole-column \N (SQL NULL).
+   * would escape (control characters, quote) and every backslash except a whole-column \N (SQL
+   * NULL), and notes whether any byte is outside ASCII (then check() validates the UTF-8).
    */
   private split(buf: Uint8Array, start: number): boolean {
     const from = this.from;
     const to = this.to;
     let col = 0;
     from[0] = start;
+    this.nonAscii = false;
     const n = buf.length;
     for (let k = start; k < n; k++) {
       const c = buf[k]!;
-      if (c > QUOTE && c !== BACKSLASH) continue;
-      if (c === TAB) {
+      if (c > QUOTE && c !== BACKSLASH && c < 128) continue;
+      if (c >= 128) this.nonAscii = true;
+      else if (c === TAB) {
         if (col === COLS - 1) return this.decline(buf, k);
         to[col] = k;
         from[++col] = k + 1;

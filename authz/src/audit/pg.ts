@@ -17,6 +17,9 @@ export async function connect(pgUrl: string, name: string): Promise<pg.Client> {
   // An idle connection that dies (PG restart) must not crash the process; callers see the next query fail.
   client.on('error', () => undefined);
   await client.connect();
+  // Readers take float8 as text: shortest round-trip digits whatever the server, database or role
+  // default (extra_float_digits = 0 would round latency_ms and break the hash check).
+  await client.query('SET extra_float_digits = 1');
   return client;
 }
 
@@ -136,22 +139,30 @@ export async function listChains(client: pg.Client): Promise<string[]> {
 export const ROW_SELECT_SQL = ROW_COLUMNS.map((c) => (c === 'ts' ? 'extract(epoch from ts) * 1000' : c)).join(', ');
 
 // A ts with sub-millisecond digits was never written by the service (it hashes ms precision):
-// render it so that it cannot match the hash instead of rounding the tampering away.
+// render it so that it cannot match the hash instead of rounding the tampering away. The same for
+// ±infinity, which has no ISO form.
 function msToIso(text: string): string {
   const ms = Number(text);
+  if (!Number.isFinite(ms)) return `${text}ms`;
   return Number.isInteger(ms) ? new Date(ms).toISOString() : `${new Date(Math.floor(ms)).toISOString()}+${text}ms`;
 }
 
 type RawRow = (string | null)[];
 
+// SQL NULL stays null in every column, so it hashes as JSON null: never like a stored value, and
+// never a crash. The schema forbids NULL in most columns; a superuser who drops that constraint
+// still gets the row named, not a default value in its place.
+const orNull = <T>(v: string | null, f: (x: string) => T): T | null => (v === null ? null : f(v));
+const bool = (v: string): boolean => v === 't';
+
 export function rowFromRaw(a: RawRow): AuditRow {
   // A literal in one fixed shape: fast property access in the verifier's hot loop.
   return {
-    chain_id: a[0], seq: Number(a[1]), event_id: a[2], ts: msToIso(a[3]!), decision: a[4], reasons: parseTextArray(a[5]!),
-    actor_sub: a[6], roles: parseTextArray(a[7]!), tenant: a[8], agent: a[9], session: a[10], action: a[11], route: a[12],
-    method: a[13], path: a[14], entity_ids: parseTextArray(a[15]!), memory_id: a[16], source_ip: a[17], request_id: a[18],
-    policy_revision: a[19], break_glass: a[20] === 't', phi: a[21] === 't', latency_ms: Number(a[22]), body_digest: a[23],
-    status: Number(a[24]), prev_hash: a[25], hash: a[26],
+    chain_id: a[0], seq: Number(a[1]), event_id: a[2], ts: orNull(a[3] ?? null, msToIso), decision: a[4], reasons: orNull(a[5] ?? null, parseTextArray),
+    actor_sub: a[6], roles: orNull(a[7] ?? null, parseTextArray), tenant: a[8], agent: a[9], session: a[10], action: a[11], route: a[12],
+    method: a[13], path: a[14], entity_ids: orNull(a[15] ?? null, parseTextArray), memory_id: a[16], source_ip: a[17], request_id: a[18],
+    policy_revision: a[19], break_glass: orNull(a[20] ?? null, bool), phi: orNull(a[21] ?? null, bool), latency_ms: orNull(a[22] ?? null, Number), body_digest: a[23],
+    status: orNull(a[24] ?? null, Number), prev_hash: a[25], hash: a[26],
   } as AuditRow;
 }
 

@@ -24,7 +24,13 @@ export type CheckpointHashes = ReadonlyMap<number, readonly string[]>;
 export const NOT_VERIFIED: BlockSummary = { ok: false, rows: 0, firstSeq: 0, firstPrev: '', lastSeq: 0, lastHash: '' };
 
 /** The general path for lines the byte path declines: decoded values, canonicalized like the reference. */
-function checkLine(line: string, chainId: string): { seq: number; prev: string; hash: string } | null {
+function checkLine(bytes: Uint8Array, chainId: string): { seq: number; prev: string; hash: string } | null {
+  let line: string;
+  try {
+    line = decoder.decode(bytes);
+  } catch {
+    return null;
+  }
   const row = decodeCopyLine(line);
   if (row === null || row.chain_id !== chainId || !Number.isSafeInteger(row.seq)) return null;
   try {
@@ -34,7 +40,8 @@ function checkLine(line: string, chainId: string): { seq: number; prev: string; 
   }
 }
 
-const decoder = new TextDecoder();
+// Fatal: a line that is not valid UTF-8 is left to the reference verifier (checkLine → null).
+const decoder = new TextDecoder('utf-8', { fatal: true });
 // One hasher per thread, reused across blocks of the same chain (it holds a 64 KiB work buffer).
 let hasher: LineHasher | null = null;
 let hasherChain = '';
@@ -75,7 +82,7 @@ export function verifyBlock(bytes: Uint8Array, chainId: string, cps: CheckpointH
       else if (lastHashAt >= 0 ? !sameBytes(buf, prevAt, lastHashAt, HEX_LEN) : buf.toString('latin1', prevAt, prevAt + HEX_LEN) !== lastHashStr) return NOT_VERIFIED;
       lastHashAt = h.hashAt;
     } else {
-      const row = checkLine(decoder.decode(buf.subarray(start, nl)), chainId);
+      const row = checkLine(buf.subarray(start, nl), chainId);
       if (row === null) return NOT_VERIFIED;
       seq = row.seq;
       if (rows === 0) firstPrev = row.prev;

@@ -14,7 +14,7 @@ import { NOT_VERIFIED, verifyBlock, type BlockSummary, type CheckpointHashes } f
 export type WorkerRequest =
   | { type: 'job'; job: number; chainId: string; cps: [number, string[]][] }
   | { type: 'block'; job: number; block: number; bytes: Uint8Array };
-export type WorkerReply = { block: number; summary: BlockSummary };
+export type WorkerReply = { job: number; block: number; summary: BlockSummary };
 /** A worker's first message: `from` is the module URL it runs (the bundle's or verify-worker.ts'). */
 export type WorkerReady = { ready: true; from: string };
 
@@ -29,7 +29,8 @@ interface Slot {
   worker: Worker;
   ready: boolean;
   dead: boolean;
-  inflight: Map<number, (s: BlockSummary) => void>;
+  /** Pending blocks by `job:block`: a late reply for an abandoned job never settles a new job's block. */
+  inflight: Map<string, (s: BlockSummary) => void>;
 }
 
 const MAX_INFLIGHT_PER_WORKER = 3;
@@ -84,8 +85,9 @@ export class VerifyPool {
           this.startedFrom.add(m.from);
           slot.worker.postMessage(this.jobMessage());
         } else {
-          const done = slot.inflight.get(m.block);
-          slot.inflight.delete(m.block);
+          const key = `${m.job}:${m.block}`;
+          const done = slot.inflight.get(key);
+          slot.inflight.delete(key);
           this.stats.worker++;
           done?.(m.summary);
         }
@@ -147,7 +149,7 @@ export class VerifyPool {
       }
       const slot = live.reduce((a, b) => (b.inflight.size < a.inflight.size ? b : a));
       if (slot.inflight.size < MAX_INFLIGHT_PER_WORKER) {
-        const result = new Promise<BlockSummary>((resolve) => slot.inflight.set(block, resolve));
+        const result = new Promise<BlockSummary>((resolve) => slot.inflight.set(`${this.job}:${block}`, resolve));
         const req: WorkerRequest = { type: 'block', job: this.job, block, bytes };
         slot.worker.postMessage(req, [bytes.buffer as ArrayBuffer]);
         return { summary: result };

@@ -12,8 +12,8 @@ port.on('message', (m: WorkerRequest) => {
     return;
   }
   const reply: WorkerReply = job === null || job.id !== m.job
-    ? { block: m.block, summary: NOT_VERIFIED }
-    : { block: m.block, summary: verifyBlock(m.bytes, job.chainId, job.cps) };
+    ? { job: m.job, block: m.block, summary: NOT_VERIFIED }
+    : { job: m.job, block: m.block, summary: verifyBlock(m.bytes, job.chainId, job.cps) };
   port.postMessage(reply);
 });
 const ready: WorkerReady = { ready: true, from: import.meta.url };

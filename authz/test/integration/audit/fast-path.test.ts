@@ -1,11 +1,13 @@
 // The fast paths against real PostgreSQL: the writer's COPY (with its duplicate-event_id fallback)
 // and verify's COPY stream + worker threads, which may only ever vouch for chains the reference
 // verifier also accepts, and must hand anything else to it.
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadVerifier } from '../../../src/audit/checkpoint.js';
 import { createAuditSink } from '../../../src/audit/index.js';
 import { LineHasher } from '../../../src/audit/copy-bytes.js';
-import { connect, copyChainText, readCheckpoints } from '../../../src/audit/pg.js';
+import { connect, copyChainText, insertRows, readCheckpoints } from '../../../src/audit/pg.js';
+import { canonicalHashedFast, GENESIS_HASH, seal } from '../../../src/audit/row.js';
 import { verifyDatabase } from '../../../src/audit/verify-db.js';
 import { fastVerifyChain } from '../../../src/audit/verify-fast.js';
 import { VerifyPool } from '../../../src/audit/verify-pool.js';
@@ -138,6 +140,61 @@ describe('audit fast paths', () => {
       const rep = await verify(chain, { workers: 2 });
       expect(rep.problem).toMatchObject({ reason, seq });
       expect(rep).toEqual(await verify(chain, { fast: false }));
+    }
+  });
+
+  it('invalid UTF-8 stored by a superuser, with a hash forged over the raw bytes: judged by the reference, not vouched for', async () => {
+    // The driver (reference) reads invalid sequences as U+FFFD; a path hashing raw bytes would
+    // have accepted the forged hash.
+    const chain = 't-utf8';
+    // Latencies with few digits, so these lines are byte-path material (see the test above).
+    const r1 = seal(chain, { seq: 0, hash: GENESIS_HASH }, event({ latency_ms: 1.25 }));
+    const r2 = seal(chain, r1, event({ latency_ms: 2, path: '/mMARK' }));
+    const [before, after] = canonicalHashedFast(r2).split('MARK') as [string, string];
+    r2.hash = createHash('sha256').update(r2.prev_hash).update(Buffer.concat([Buffer.from(before), Buffer.from([0xff]), Buffer.from(after)])).digest('hex');
+    await insertRows(db.su, [r1, r2]);
+    await db.su.query('CREATE CAST (bytea AS text) WITHOUT FUNCTION');
+    await tamper(`UPDATE audit.events SET path = '\\x2f6dff'::bytea::text WHERE chain_id = '${chain}' AND seq = 2`);
+    expect((await db.su.query(`SELECT encode(path::bytea, 'hex') AS h FROM audit.events WHERE chain_id = '${chain}' AND seq = 2`)).rows[0].h).toBe('2f6dff');
+    for (const workers of [0, 2]) expect(await fast(chain, workers)).toBeNull();
+    const ref = await verify(chain, { fast: false });
+    expect(ref.problem).toMatchObject({ reason: 'hash_mismatch', seq: 2 });
+    expect(await verify(chain, { workers: 2 })).toEqual(ref);
+  });
+
+  it('NULL in a NOT NULL array (constraint dropped) and an infinite ts are named as bad rows, not crashes', async () => {
+    await writeChain('t-nullarr', 60, () => event());
+    await writeChain('t-inf', 60, () => event());
+    await db.su.query('ALTER TABLE audit.events ALTER COLUMN roles DROP NOT NULL');
+    await tamper("UPDATE audit.events SET roles = NULL WHERE chain_id = 't-nullarr' AND seq = 9");
+    await tamper("UPDATE audit.events SET ts = 'infinity' WHERE chain_id = 't-inf' AND seq = 31");
+    for (const [chain, seq] of [['t-nullarr', 9], ['t-inf', 31]] as const) {
+      expect(await fast(chain, 2)).toBeNull();
+      const ref = await verify(chain, { fast: false });
+      expect(ref.problem).toMatchObject({ reason: 'hash_mismatch', seq });
+      expect(await verify(chain, { workers: 2 })).toEqual(ref);
+    }
+  });
+
+  it('readers get shortest round-trip floats even where the role defaults to extra_float_digits = 0', async () => {
+    await writeChain('t-efd', 50, (i) => event({ latency_ms: 0.1 + 0.2 + i / 3 }));
+    await db.su.query('ALTER ROLE mem0gov_writer SET extra_float_digits = 0');
+    try {
+      const c = await connect(db.writerUrl, 'efd');
+      try {
+        // The setting is there for a fresh session (connect() overrides it for its own).
+        const raw = new (await import('pg')).default.Client({ connectionString: db.writerUrl });
+        await raw.connect();
+        expect((await raw.query('SHOW extra_float_digits')).rows[0].extra_float_digits).toBe('0');
+        await raw.end();
+        expect((await c.query('SHOW extra_float_digits')).rows[0].extra_float_digits).toBe('1');
+      } finally {
+        await c.end();
+      }
+      expect(await verify('t-efd', { fast: false })).toMatchObject({ rows: 50, problem: null });
+      expect(await verify('t-efd', { workers: 2 })).toMatchObject({ rows: 50, problem: null });
+    } finally {
+      await db.su.query('ALTER ROLE mem0gov_writer RESET extra_float_digits');
     }
   });
 

@@ -108,4 +108,23 @@ describe('verify worker bundle', () => {
       await pool.close();
     }
   });
+
+  it('a late reply for an abandoned job never settles the next job\'s block of the same number', async () => {
+    const pool = new VerifyPool(1, { bundle });
+    try {
+      expect(await pool.ready()).toBe(true);
+      pool.startJob(CHAIN, new Map());
+      const first = rows(30);
+      const abandoned = (await pool.submit(0, bytes(first))).summary; // never awaited by its job
+      const other = 'bundle-test-2';
+      let prev = { seq: 0, hash: GENESIS_HASH };
+      const second = Array.from({ length: 5 }, () => (prev = seal(other, prev, event())));
+      pool.startJob(other, new Map());
+      const summary = await (await pool.submit(0, bytes(second))).summary;
+      expect(summary).toMatchObject({ ok: true, rows: 5, lastHash: second[4]!.hash });
+      expect((await abandoned).rows).toBe(30);
+    } finally {
+      await pool.close();
+    }
+  });
 });

@@ -1,9 +1,9 @@
 // The verifier's byte path (copy-bytes.ts): it may only say "verified" for a line whose stored
 // hash is SHA-256(prev ‖ RFC 8785 JSON) of exactly the values PostgreSQL printed.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { isCanonicalNumber, LineHasher } from '../../../src/audit/copy-bytes.js';
-import { GENESIS_HASH, ROW_COLUMNS, seal, type AuditRow } from '../../../src/audit/row.js';
+import { GENESIS_HASH, HASHED_KEYS, ROW_COLUMNS, seal, type AuditRow } from '../../../src/audit/row.js';
 import type { AuditEvent } from '../../../src/types.js';
 
 const enc = new TextEncoder();
@@ -91,26 +91,55 @@ describe('LineHasher (byte path of verify)', () => {
     expect(h.end).toBe(bytes.length - 1);
   });
 
-  it('says "don\'t know" for a changed value, another chain, escapes, odd timestamps or a partial line', () => {
-    const variants: [string, string][] = [
-      ['changed value', pgLine(r1).replace('acme:user-1', 'acme:user-2')],
-      ['changed hash', pgLine(r1).replace(r1.hash, r1.hash.replace(/.$/, (c) => (c === '0' ? '1' : '0')))],
-      ['other chain', pgLine(r1).replace(/^c-1/, 'c-2')],
-      ['quote', pgLine(r1).replace('/memories', '/mem"ories')],
-      ['escape', pgLine(r1).replace('/memories', '/mem\\tories')],
-      ['control byte', pgLine(r1).replace('/memories', '/mem\u0001ories')],
-      ['NULL element', pgLine(r1).replace('{policy_allow}', '{policy_allow,NULL}')],
-      ['microseconds', pgLine(r1).replace('12:00:00.12+00', '12:00:00.120001+00')],
-      ['other zone', pgLine(r1).replace('12:00:00.12+00', '12:00:00.12+01')],
-      ['exponent', pgLine(r1).replace('\t1.25\t', '\t1.25e0\t')],
-      ['2-D array', pgLine(r1).replace('{policy_allow}', '{{policy_allow}}')],
+  /**
+   * A line plus a hash column forged over prev ‖ the JSON a byte path WITHOUT the guard under test
+   * would build from it (the column's bytes copied into `json` as given). So only the guard can
+   * make check() say no: for each case the reference verifier would hash something else.
+   */
+  function forged(r: AuditRow, col?: keyof AuditRow, copy?: Uint8Array | string, json?: Uint8Array | string): Uint8Array {
+    const bytes = (x: Uint8Array | string): Uint8Array => (typeof x === 'string' ? enc.encode(x) : x);
+    const fields = pgLine(r).slice(0, -1).split('\t').map((f): Uint8Array => enc.encode(f));
+    const value = (k: keyof AuditRow): Uint8Array => (k === col && json !== undefined ? bytes(json) : enc.encode(JSON.stringify(r[k])));
+    const parts: Uint8Array[] = [enc.encode(r.prev_hash)];
+    HASHED_KEYS.forEach((k, i) => parts.push(enc.encode(`${i > 0 ? ',' : '{'}${JSON.stringify(k)}:`), value(k)));
+    parts.push(enc.encode('}'));
+    if (col !== undefined && copy !== undefined) fields[ROW_COLUMNS.indexOf(col as (typeof ROW_COLUMNS)[number])] = bytes(copy);
+    fields[ROW_COLUMNS.indexOf('hash')] = enc.encode(createHash('sha256').update(Buffer.concat(parts)).digest('hex'));
+    const line: Uint8Array[] = [];
+    fields.forEach((f, i) => line.push(...(i > 0 ? [enc.encode('\t')] : []), f));
+    return Buffer.concat([...line, enc.encode('\n')]);
+  }
+
+  it('the forging helper builds exactly what the byte path hashes (control: accepted unchanged)', () => {
+    expect(new LineHasher(chain).check(forged(r1), 0)).toBe(true);
+    expect(new LineHasher(chain).check(forged(r2), 0)).toBe(true);
+  });
+
+  it('says "don\'t know" to lines whose stored hash only a guard-less byte path would match', () => {
+    const cases: [string, keyof AuditRow, Uint8Array | string, Uint8Array | string][] = [
+      ['quote', 'path', '/mem"ories', '"/mem"ories"'],
+      ['escape \\v (JSON wants \\u000b)', 'path', '/mem\\vories', '"/mem\\vories"'],
+      ['raw control byte', 'path', '/mem\u0001ories', '"/mem\u0001ories"'],
+      ['invalid UTF-8', 'path', Buffer.from([0x2f, 0x6d, 0xff]), Buffer.from([0x22, 0x2f, 0x6d, 0xff, 0x22])],
+      ['NULL element', 'reasons', '{policy_allow,NULL}', '["policy_allow","NULL"]'],
+      ['2-D array', 'reasons', '{{policy_allow}}', '["{policy_allow}"]'],
+      ['microseconds', 'ts', '2026-11-23 12:00:00.120001+00', '"2026-11-23T12:00:00.120001Z"'],
+      ['other zone', 'ts', '2026-11-23 12:00:00.12+01', '"2026-11-23T12:00:00.120Z"'],
+      ['exponent', 'latency_ms', '1.25e0', '1.25e0'],
+      ['negative zero', 'latency_ms', '-0', '-0'],
+      ['17 significant digits', 'latency_ms', '1234567890123456.7', '1234567890123456.7'],
+      ['NULL boolean (read as f)', 'phi', '\\N', 'false'],
+      ['other chain', 'chain_id', 'c-2', '"c-1"'],
     ];
-    for (const [name, line] of variants) {
-      const b = enc.encode(line);
+    for (const [name, col, copy, json] of cases) {
+      const line = forged(r1, col, copy, json);
       const h = new LineHasher(chain);
-      expect(h.check(b, 0), name).toBe(false);
-      expect(h.end, name).toBe(b.length - 1);
+      expect(h.check(line, 0), name).toBe(false);
+      expect(h.end, name).toBe(line.length - 1);
     }
+    // A stored hash that is simply wrong, and a partial line.
+    const wrong = enc.encode(pgLine(r1).replace(r1.hash, r1.hash.replace(/.$/, (c) => (c === '0' ? '1' : '0'))));
+    expect(new LineHasher(chain).check(wrong, 0)).toBe(false);
     const partial = enc.encode(pgLine(r1).slice(0, -1));
     const h = new LineHasher(chain);
     expect(h.check(partial, 0)).toBe(false);
