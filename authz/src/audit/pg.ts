@@ -3,7 +3,8 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import pg from 'pg';
-import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { from as copyFrom } from 'pg-copy-streams';
+import { copyOutBlocks, type BlockAllocator } from './copy-out.js';
 import { ROW_COLUMNS, type AuditRow } from './row.js';
 import type { Checkpoint } from './checkpoint.js';
 import { arrayLiteral, parseTextArray } from './pg-text.js';
@@ -90,22 +91,22 @@ export function isUniqueViolation(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
 }
 
-/** Columns for COPY TO: as stored, ts printed by the session's DateStyle/TimeZone (set to ISO/UTC by copyChainText). */
+/** Columns for COPY TO: as stored, ts printed by the session's DateStyle/TimeZone (set to ISO/UTC by copyChainBlocks). */
 const COPY_SELECT_SQL = ROW_COLUMNS.join(', ');
 
 /**
- * Streams one chain (seq <= upTo, ascending) as COPY text bytes, in one read-only transaction
- * whose settings fix the text forms the fast verifier parses (ISO UTC timestamps, shortest
- * round-trip floats; enable_sort off: an index scan in seq order even before ANALYZE, never a
- * sort of the whole chain spilling to disk). Chunks end anywhere, not necessarily at a line end.
+ * Streams one chain (seq <= upTo, ascending) as COPY text in blocks of whole lines
+ * (copy-out.ts), in one read-only transaction whose settings fix the text forms the fast
+ * verifier parses (ISO UTC timestamps, shortest round-trip floats; enable_sort off: an index
+ * scan in seq order even before ANALYZE, never a sort of the whole chain spilling to disk).
  */
-export async function* copyChainText(client: pg.Client, chainId: string, upTo: number): AsyncGenerator<Buffer> {
+export async function* copyChainBlocks(client: pg.Client, chainId: string, upTo: number, alloc?: BlockAllocator): AsyncGenerator<Uint8Array> {
   await client.query("BEGIN READ ONLY; SET LOCAL TimeZone TO 'UTC'; SET LOCAL DateStyle TO 'ISO, YMD'; SET LOCAL extra_float_digits TO 1; SET LOCAL enable_sort TO off");
   let ok = false;
   try {
-    const stream = client.query(copyTo(
-      `COPY (SELECT ${COPY_SELECT_SQL} FROM audit.events WHERE chain_id = ${client.escapeLiteral(chainId)} AND seq <= ${Math.trunc(upTo)} ORDER BY seq) TO STDOUT`));
-    for await (const chunk of stream) yield chunk as Buffer;
+    yield* copyOutBlocks(client,
+      `COPY (SELECT ${COPY_SELECT_SQL} FROM audit.events WHERE chain_id = ${client.escapeLiteral(chainId)} AND seq <= ${Math.trunc(upTo)} ORDER BY seq) TO STDOUT`,
+      alloc);
     ok = true;
   } finally {
     await client.query(ok ? 'COMMIT' : 'ROLLBACK').catch(() => undefined);

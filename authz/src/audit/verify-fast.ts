@@ -1,51 +1,15 @@
-// Fast path of `verify` for a chain in PostgreSQL: one COPY TO stream cut into blocks of whole
-// lines, blocks verified in parallel (verify-pool.ts), then the links between blocks, the
+// Fast path of `verify` for a chain in PostgreSQL: one COPY TO stream read as blocks of whole
+// lines (copy-out.ts), blocks verified in parallel (verify-pool.ts), then the links between blocks, the
 // checkpoint signatures and the head checked here in order. Returns a report only when the
 // whole chain is valid; null means "not vouched for" and the caller runs the reference verifier
 // (verify.ts), which finds and names the first bad row exactly as documented.
 import type pg from 'pg';
 import type { Checkpoint, CheckpointVerifier } from './checkpoint.js';
-import { copyChainText } from './pg.js';
+import { copyChainBlocks } from './pg.js';
 import { GENESIS_HASH } from './row.js';
 import type { BlockSummary } from './verify-block.js';
 import type { VerifyPool } from './verify-pool.js';
 import type { ChainReport } from './verify.js';
-
-const BLOCK_BYTES = 512 * 1024;
-const NEWLINE = 10;
-
-/** Re-cuts a byte stream into blocks that end exactly at a line end (last byte "\n"). */
-export async function* lineBlocks(chunks: AsyncIterable<Uint8Array>, blockBytes = BLOCK_BYTES): AsyncGenerator<Uint8Array> {
-  let parts: Uint8Array[] = [];
-  let size = 0;
-  const cut = (end: number, last: Uint8Array): Uint8Array => {
-    // end: bytes of `last` to include; a fresh buffer so it can be transferred to a worker.
-    const out = new Uint8Array(size - last.length + end);
-    let off = 0;
-    for (const p of parts) {
-      if (p === last) break;
-      out.set(p, off);
-      off += p.length;
-    }
-    out.set(last.subarray(0, end), off);
-    return out;
-  };
-  for await (const chunk of chunks) {
-    parts.push(chunk);
-    size += chunk.length;
-    if (size < blockBytes) continue;
-    const nl = chunk.lastIndexOf(NEWLINE);
-    if (nl === -1) continue;
-    yield cut(nl + 1, chunk);
-    const rest = chunk.subarray(nl + 1);
-    parts = rest.length > 0 ? [rest] : [];
-    size = rest.length;
-  }
-  if (size > 0) {
-    const last = parts[parts.length - 1]!;
-    yield cut(last.length, last);
-  }
-}
 
 export async function fastVerifyChain(
   client: pg.Client, chainId: string, upTo: number, checkpoints: readonly Checkpoint[], keys: readonly CheckpointVerifier[], pool: VerifyPool,
@@ -67,7 +31,7 @@ export async function fastVerifyChain(
   const results: Promise<BlockSummary>[] = [];
   let n = 0;
   // Read to the end even after a bad block: the COPY must complete before the session is reused.
-  for await (const block of lineBlocks(copyChainText(client, chainId, upTo))) {
+  for await (const block of copyChainBlocks(client, chainId, upTo, (bytes) => pool.allocBlock(bytes))) {
     results.push((await pool.submit(n++, block)).summary);
   }
   let expected = 1;

@@ -14,7 +14,8 @@ import { NOT_VERIFIED, verifyBlock, type BlockSummary, type CheckpointHashes } f
 export type WorkerRequest =
   | { type: 'job'; job: number; chainId: string; cps: [number, string[]][] }
   | { type: 'block'; job: number; block: number; bytes: Uint8Array };
-export type WorkerReply = { job: number; block: number; summary: BlockSummary };
+/** `buffer`: the block's ArrayBuffer handed back (transferred) for the reader to fill again. */
+export type WorkerReply = { job: number; block: number; summary: BlockSummary; buffer: ArrayBuffer };
 /** A worker's first message: `from` is the module URL it runs (the bundle's or verify-worker.ts'). */
 export type WorkerReady = { ready: true; from: string };
 
@@ -34,6 +35,8 @@ interface Slot {
 }
 
 const MAX_INFLIGHT_PER_WORKER = 3;
+/** Block buffers kept for reuse: every block in flight plus the reader's read-ahead. */
+const MAX_FREE_BUFFERS = 16;
 
 function tsxWorkerSource(): string {
   // tsx/esm/api resolves to its CommonJS build through require; the ESM build sits beside it.
@@ -53,6 +56,7 @@ export class VerifyPool {
   private chainId = '';
   private cps: CheckpointHashes = new Map();
   private waiters: (() => void)[] = [];
+  private readonly freeBuffers: ArrayBuffer[] = [];
   /** Blocks verified by worker threads / on the calling thread (for tests and the bench). */
   readonly stats = { worker: 0, inline: 0 };
   /** Module URLs the started workers report running (for tests: bundle or TypeScript entry). */
@@ -89,6 +93,7 @@ export class VerifyPool {
           const done = slot.inflight.get(key);
           slot.inflight.delete(key);
           this.stats.worker++;
+          this.recycle(m.buffer);
           done?.(m.summary);
         }
         this.wake();
@@ -131,7 +136,7 @@ export class VerifyPool {
    * Verifies a block (whole lines). Resolves once the block is handed over; waits for a free
    * worker when all are busy (back-pressure for the reader) or still starting, verifies inline
    * when no worker is up or can come up. `bytes` is transferred to the worker: its ArrayBuffer
-   * must be its own (lineBlocks' are).
+   * must be its own (copy-out.ts blocks are); it comes back for reuse (allocBlock).
    */
   async submit(block: number, bytes: Uint8Array): Promise<{ summary: Promise<BlockSummary> }> {
     // Wrapped: an async function returning a bare promise would wait for the verification itself.
@@ -161,7 +166,22 @@ export class VerifyPool {
 
   private inline(bytes: Uint8Array): BlockSummary {
     this.stats.inline++;
-    return verifyBlock(bytes, this.chainId, this.cps);
+    const summary = verifyBlock(bytes, this.chainId, this.cps);
+    this.recycle(bytes.buffer as ArrayBuffer);
+    return summary;
+  }
+
+  /**
+   * A buffer of at least `bytes` bytes for the reader's next block: one handed back by a worker
+   * when there is one (fewer fresh ArrayBuffers, less garbage-collector work), else a new one.
+   */
+  allocBlock(bytes: number): ArrayBuffer {
+    const i = this.freeBuffers.findIndex((b) => b.byteLength >= bytes);
+    return i === -1 ? new ArrayBuffer(bytes) : this.freeBuffers.splice(i, 1)[0]!;
+  }
+
+  private recycle(buffer: ArrayBuffer): void {
+    if (this.freeBuffers.length < MAX_FREE_BUFFERS) this.freeBuffers.push(buffer);
   }
 
   get size(): number {

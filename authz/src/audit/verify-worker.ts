@@ -11,10 +11,11 @@ port.on('message', (m: WorkerRequest) => {
     job = { id: m.job, chainId: m.chainId, cps: new Map(m.cps) };
     return;
   }
-  const reply: WorkerReply = job === null || job.id !== m.job
-    ? { job: m.job, block: m.block, summary: NOT_VERIFIED }
-    : { job: m.job, block: m.block, summary: verifyBlock(m.bytes, job.chainId, job.cps) };
-  port.postMessage(reply);
+  const summary = job === null || job.id !== m.job ? NOT_VERIFIED : verifyBlock(m.bytes, job.chainId, job.cps);
+  // The block's buffer goes back to the pool for the reader to fill again.
+  const buffer = m.bytes.buffer as ArrayBuffer;
+  const reply: WorkerReply = { job: m.job, block: m.block, summary, buffer };
+  port.postMessage(reply, [buffer]);
 });
 const ready: WorkerReady = { ready: true, from: import.meta.url };
 port.postMessage(ready);
