@@ -13,6 +13,8 @@ import type pg from 'pg';
 const COPY_DATA = 0x64; // d
 const COPY_DONE = 0x63; // c
 const ERROR_RESPONSE = 0x45; // E
+/** Messages that may come before or between CopyData: CopyOutResponse, NoticeResponse, ParameterStatus, NotificationResponse. */
+const SKIPPED = new Set([0x48, 0x4e, 0x53, 0x41]);
 const NEWLINE = 10;
 const HEADER = 5; // type byte + int32 length (which counts itself)
 
@@ -42,18 +44,22 @@ class CopyOutBlocks implements pg.Submittable {
   private pos = 0;
   private lineEnd = 0;
   private readonly queue: Uint8Array[] = [];
+  /** pg is done with this query (ReadyForQuery, or an error pg reported). */
   private finished = false;
   private error: Error | null = null;
+  /** Read on to the end without keeping anything: the consumer left early, or pg gave up on the query. */
+  private discard = false;
   private wake: (() => void) | null = null;
 
   constructor(private readonly text: string, private readonly alloc: BlockAllocator) {
     this.block = new Uint8Array(alloc(BLOCK_CAPACITY));
   }
 
-  submit(connection: pg.Connection): void {
+  // pg expects an Error returned (not thrown) from submit: it then reports it through handleError.
+  submit(connection: pg.Connection): Error | undefined {
     const stream = connection.stream;
     const listeners = stream.listeners('data') as DataHandler[];
-    if (listeners.length !== 1) throw new Error(`COPY TO: expected pg's one data listener on the socket, found ${listeners.length}`);
+    if (listeners.length !== 1) return new Error(`COPY TO: expected pg's one data listener on the socket, found ${listeners.length}`);
     this.stream = stream;
     this.pgData = listeners[0]!;
     stream.removeListener('data', this.pgData);
@@ -61,12 +67,13 @@ class CopyOutBlocks implements pg.Submittable {
     stream.on('readable', this.onReadable);
     (connection as unknown as { query(text: string): void }).query(this.text);
     this.pump();
+    return undefined;
   }
 
   private readonly onReadable = (): void => this.pump();
 
   private pump(): void {
-    while (this.stream !== null && this.queue.length < MAX_QUEUED) {
+    while (this.stream !== null && (this.discard || this.queue.length < MAX_QUEUED)) {
       const chunk = this.stream.read() as Buffer | null;
       if (chunk === null) return;
       this.parse(chunk);
@@ -84,7 +91,7 @@ class CopyOutBlocks implements pg.Submittable {
     while (i < n) {
       if (this.left > 0) {
         const take = Math.min(this.left, n - i);
-        this.append(chunk, i, i + take);
+        if (!this.discard) this.append(chunk, i, i + take);
         i += take;
         this.left -= take;
         if (this.left === 0) this.endOfRow();
@@ -111,12 +118,19 @@ class CopyOutBlocks implements pg.Submittable {
         this.left = len;
         if (len === 0) this.endOfRow();
       } else if (code === COPY_DONE) {
-        if (this.pos > this.lineEnd) this.error = new Error('COPY TO ended inside a line');
-        this.flush();
+        if (!this.discard) {
+          if (this.pos > this.lineEnd) this.error = new Error('COPY TO ended inside a line');
+          this.flush();
+        }
         this.handBack(chunk.subarray(i + len)); // CommandComplete and ReadyForQuery follow
         return;
+      } else if (SKIPPED.has(code)) {
+        this.skip = len;
       } else {
-        this.skip = len; // CopyOutResponse, NoticeResponse, ParameterStatus, NotificationResponse
+        // Not a COPY TO after all (or a protocol surprise): let pg parse the rest and finish the query.
+        this.error ??= new Error(`COPY TO: unexpected message ${JSON.stringify(String.fromCharCode(code))} from the server`);
+        this.handBack(chunk.subarray(i - HEADER));
+        return;
       }
     }
   }
@@ -171,13 +185,17 @@ class CopyOutBlocks implements pg.Submittable {
     w?.();
   }
 
-  // pg calls these once it has the socket back (or the connection failed).
+  // pg calls these once it has the socket back, or when it gives up on the query itself (lost
+  // connection, query_timeout) while the socket is still ours: then read on, discarding, and hand
+  // the socket back at a message boundary (CopyDone or ErrorResponse), never in mid-message.
   handleError(err: Error): void {
-    // Terminal for the reader: a server error is followed by ReadyForQuery, which pg handles before
-    // running the caller's next statement; a lost connection gets no ReadyForQuery at all.
     this.error ??= err;
     this.finished = true;
-    this.handBack(Buffer.alloc(0));
+    if (this.stream !== null) {
+      this.discard = true;
+      this.queue.length = 0;
+      this.pump();
+    }
     this.notify();
   }
 
@@ -188,20 +206,44 @@ class CopyOutBlocks implements pg.Submittable {
     this.notify();
   }
 
+  // What pg may call on a query it parses messages for, should the server send other than COPY
+  // output (see the unexpected-message case in parse): nothing to do.
+  handleRowDescription(): void {}
+  handleDataRow(): void {}
+  handleEmptyQuery(): void {}
+  handlePortalSuspended(): void {}
+  handleCopyInResponse(): void {}
+  handleCopyData(): void {}
+
   async *blocks(): AsyncGenerator<Uint8Array> {
-    for (;;) {
-      const b = this.queue.shift();
-      if (b !== undefined) {
-        this.pump(); // room in the queue again: read on
-        yield b;
-        continue;
+    try {
+      for (;;) {
+        const b = this.queue.shift();
+        if (b !== undefined) {
+          this.pump(); // room in the queue again: read on
+          yield b;
+          continue;
+        }
+        if (this.finished) {
+          if (this.error !== null) throw this.error;
+          return;
+        }
+        await this.settled();
       }
-      if (this.finished) {
-        if (this.error !== null) throw this.error;
-        return;
+    } finally {
+      // The consumer left early (break, throw) or never started: read the COPY to its end,
+      // discarding, so pg gets its socket back and the session stays usable.
+      if (!this.finished) {
+        this.discard = true;
+        this.queue.length = 0;
+        this.pump();
+        while (!this.finished) await this.settled();
       }
-      await new Promise<void>((resolve) => { this.wake = resolve; });
     }
+  }
+
+  private settled(): Promise<void> {
+    return new Promise<void>((resolve) => { this.wake = resolve; });
   }
 }
 
@@ -209,10 +251,12 @@ class CopyOutBlocks implements pg.Submittable {
  * Runs `COPY … TO STDOUT` (text format) on `client` and yields its output as blocks of whole
  * lines: each ends with "\n" and is a view from offset 0 of an ArrayBuffer of its own (from
  * `alloc`), so it can be transferred. Errors (the server's, or a lost connection) are thrown after
- * the blocks read before them. Read to the end: the session is usable again only after that.
+ * the blocks read before them. A consumer that stops early (break, throw) waits while the rest of
+ * the COPY is read and dropped, so the session is usable afterwards.
  */
-export function copyOutBlocks(client: pg.Client, copySql: string, alloc: BlockAllocator = freshBlock): AsyncGenerator<Uint8Array> {
+export async function* copyOutBlocks(client: pg.Client, copySql: string, alloc: BlockAllocator = freshBlock): AsyncGenerator<Uint8Array> {
+  // Started by the first next(), so a reader nobody iterates never takes the socket.
   const q = new CopyOutBlocks(copySql, alloc);
   client.query(q);
-  return q.blocks();
+  yield* q.blocks();
 }

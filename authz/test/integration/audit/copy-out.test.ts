@@ -1,6 +1,7 @@
 // copy-out.ts against a real PostgreSQL: it takes the socket from pg for a COPY TO and must give
 // it back in every case — normal end, server error mid-stream, lost connection — with blocks of
 // whole lines, whatever the row sizes and whatever messages the server intersperses.
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BLOCK_CAPACITY, copyOutBlocks } from '../../../src/audit/copy-out.js';
 import { connect } from '../../../src/audit/pg.js';
@@ -96,6 +97,52 @@ describe('COPY TO reader', () => {
       const outcome = await Promise.race([reading, new Promise((r) => setTimeout(() => r('hung'), 10_000))]);
       expect(outcome).not.toBe('finished');
       expect(outcome).not.toBe('hung');
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  });
+
+  it('a consumer that leaves early (break) gets the session back once the rest is read and dropped', async () => {
+    const c = await connect(db.ownerUrl, 'copy-out');
+    try {
+      await c.query('BEGIN');
+      let blocks = 0;
+      for await (const b of copyOutBlocks(c, "COPY (SELECT x, repeat('q', 200) FROM generate_series(1, 200000) x) TO STDOUT")) {
+        void b;
+        if (++blocks === 1) break;
+      }
+      const next = c.query('ROLLBACK').then(() => c.query('SELECT 5 AS x'));
+      const outcome = await Promise.race([next.then((r) => r.rows[0].x as number), new Promise((r) => setTimeout(() => r('hung'), 10_000))]);
+      expect(outcome).toBe(5);
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  });
+
+  it('a statement that is not COPY TO ends with a clear error; the session stays usable', async () => {
+    const c = await connect(db.ownerUrl, 'copy-out');
+    try {
+      await expect(collect(copyOutBlocks(c, 'SELECT 1'))).rejects.toThrow(/unexpected message "T"/);
+      await expect(collect(copyOutBlocks(c, 'COPY (SELECT * FROM no_such_table) TO STDOUT'))).rejects.toThrow(/no_such_table/);
+      expect((await c.query('SELECT 3 AS x')).rows[0].x).toBe(3);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('pg giving up mid-COPY (query_timeout) ends the reader; the socket goes back at a message boundary', async () => {
+    const c = new pg.Client({ connectionString: db.ownerUrl, query_timeout: 300 });
+    c.on('error', () => undefined);
+    await c.connect();
+    try {
+      const err = await collect(copyOutBlocks(c, 'COPY (SELECT x, pg_sleep(CASE WHEN x = 200 THEN 1.5 ELSE 0 END) FROM generate_series(1, 400) x) TO STDOUT'))
+        .then(() => null, (e: Error) => e);
+      expect(err?.message).toMatch(/timeout/i);
+      // The server ends the COPY (~1.5 s), pg finishes the timed-out query, then the session answers
+      // (this query's own timeout is longer: pg counts the wait behind the COPY).
+      const next = c.query({ text: 'SELECT 9 AS x', query_timeout: 10_000 } as pg.QueryConfig).then((r) => r.rows[0].x as number);
+      const after = await Promise.race([next, new Promise((r) => setTimeout(() => r('hung'), 10_000))]);
+      expect(after).toBe(9);
     } finally {
       await c.end().catch(() => undefined);
     }
