@@ -19,7 +19,7 @@ const NEWLINE = 10;
 const HEADER = 5; // type byte + int32 length (which counts itself)
 
 /** Blocks hold about this many bytes of whole lines (a longer single line makes a longer block). */
-export const BLOCK_BYTES = 512 * 1024;
+const BLOCK_BYTES = 512 * 1024;
 /** Capacity of a block buffer: room beyond BLOCK_BYTES, so a block rarely has to move a partial line. */
 export const BLOCK_CAPACITY = BLOCK_BYTES + 64 * 1024;
 /** Blocks read ahead of the consumer before the socket is left unread (backpressure). */
@@ -191,11 +191,7 @@ class CopyOutBlocks implements pg.Submittable {
   handleError(err: Error): void {
     this.error ??= err;
     this.finished = true;
-    if (this.stream !== null) {
-      this.discard = true;
-      this.queue.length = 0;
-      this.pump();
-    }
+    if (this.stream !== null) this.startDiscarding();
     this.notify();
   }
 
@@ -231,15 +227,20 @@ class CopyOutBlocks implements pg.Submittable {
         await this.settled();
       }
     } finally {
-      // The consumer left early (break, throw) or never started: read the COPY to its end,
-      // discarding, so pg gets its socket back and the session stays usable.
+      // The consumer left early (break, throw): read the COPY to its end, discarding, so pg gets
+      // its socket back and the session stays usable.
       if (!this.finished) {
-        this.discard = true;
-        this.queue.length = 0;
-        this.pump();
+        this.startDiscarding();
         while (!this.finished) await this.settled();
       }
     }
+  }
+
+  /** Drops what is queued and reads on without keeping anything, up to the hand-back. */
+  private startDiscarding(): void {
+    this.discard = true;
+    this.queue.length = 0;
+    this.pump();
   }
 
   private settled(): Promise<void> {

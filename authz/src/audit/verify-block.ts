@@ -95,8 +95,8 @@ export function verifyBlock(bytes: Uint8Array, chainId: string, cps: CheckpointH
     else if (seq !== lastSeq + 1) return NOT_VERIFIED;
     const cp = cps.get(seq);
     if (cp !== undefined) {
-      const h = lastHash();
-      if (cp.some((x) => x !== h)) return NOT_VERIFIED;
+      const rowHash = lastHash();
+      if (cp.some((x) => x !== rowHash)) return NOT_VERIFIED;
     }
     lastSeq = seq;
     rows++;

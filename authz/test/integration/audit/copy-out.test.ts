@@ -11,6 +11,11 @@ let db: AuditDb;
 beforeAll(async () => { db = await startAuditDb(); });
 afterAll(async () => { await db?.stop(); });
 
+/** The promise's value, or 'hung' if it has not settled within `ms`. */
+function within<T>(p: Promise<T>, ms = 10_000): Promise<T | 'hung'> {
+  return Promise.race([p, new Promise<'hung'>((r) => setTimeout(() => r('hung'), ms))]);
+}
+
 async function collect(gen: AsyncGenerator<Uint8Array>): Promise<{ text: string; blocks: number }> {
   const dec = new TextDecoder();
   let text = '';
@@ -94,7 +99,7 @@ describe('COPY TO reader', () => {
       })();
       await new Promise((r) => setTimeout(r, 300));
       await db.su.query('SELECT pg_terminate_backend($1)', [pid]);
-      const outcome = await Promise.race([reading, new Promise((r) => setTimeout(() => r('hung'), 10_000))]);
+      const outcome = await within(reading);
       expect(outcome).not.toBe('finished');
       expect(outcome).not.toBe('hung');
     } finally {
@@ -112,7 +117,7 @@ describe('COPY TO reader', () => {
         if (++blocks === 1) break;
       }
       const next = c.query('ROLLBACK').then(() => c.query('SELECT 5 AS x'));
-      const outcome = await Promise.race([next.then((r) => r.rows[0].x as number), new Promise((r) => setTimeout(() => r('hung'), 10_000))]);
+      const outcome = await within(next.then((r) => r.rows[0].x as number));
       expect(outcome).toBe(5);
     } finally {
       await c.end().catch(() => undefined);
@@ -141,7 +146,7 @@ describe('COPY TO reader', () => {
       // The server ends the COPY (~1.5 s), pg finishes the timed-out query, then the session answers
       // (this query's own timeout is longer: pg counts the wait behind the COPY).
       const next = c.query({ text: 'SELECT 9 AS x', query_timeout: 10_000 } as pg.QueryConfig).then((r) => r.rows[0].x as number);
-      const after = await Promise.race([next, new Promise((r) => setTimeout(() => r('hung'), 10_000))]);
+      const after = await within(next);
       expect(after).toBe(9);
     } finally {
       await c.end().catch(() => undefined);

@@ -2,6 +2,7 @@
 // and verify's COPY stream + worker threads, which may only ever vouch for chains the reference
 // verifier also accepts, and must hand anything else to it.
 import { createHash } from 'node:crypto';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadVerifier } from '../../../src/audit/checkpoint.js';
 import { createAuditSink } from '../../../src/audit/index.js';
@@ -183,7 +184,7 @@ describe('audit fast paths', () => {
       const c = await connect(db.writerUrl, 'efd');
       try {
         // The setting is there for a fresh session (connect() overrides it for its own).
-        const raw = new (await import('pg')).default.Client({ connectionString: db.writerUrl });
+        const raw = new pg.Client({ connectionString: db.writerUrl });
         await raw.connect();
         expect((await raw.query('SHOW extra_float_digits')).rows[0].extra_float_digits).toBe('0');
         await raw.end();
