@@ -9,33 +9,52 @@ cfg := data.mem0gov
 
 # ---------------------------------------------------------------- routes (DESIGN route table)
 
-# Route -> permission it needs. Roles -> permissions live in data (RBAC in data, not here).
+# Route -> permission it needs (authz/src/request/routes.ts is the route table; a unit test
+# checks both agree). Roles -> permissions live in data (RBAC in data, not here).
 route_permission := {
 	"memories.create": "write",
 	"memories.list": "read",
+	"memories.list_all": "platform_admin",
 	"memories.get": "read",
 	"memories.history": "read",
 	"memories.update": "write",
 	"memories.delete": "delete",
 	"memories.bulk_delete": "bulk_delete",
 	"search": "read",
-	"reset": "admin",
+	"entities.list": "read",
 	"entities.delete": "admin",
-	"configure": "admin",
+	"reset": "platform_admin",
+	"configure.get": "platform_admin",
+	"configure.providers": "platform_admin",
+	"configure.set": "platform_admin",
+	"requests.list": "platform_admin",
+	"instructions.generate": "write",
+	"docs": "read",
 }
+
+# Mem0's own dashboard accounts and per-user API keys (/auth/*, /api-keys*): a second identity
+# system that bypasses the governed one. Known, and always denied.
+account_routes := {"mem0.account"}
+
+# Routes that act on every tenant at once. Only platform_admin, which a tenant's own roles and
+# break-glass grants never confer (see permissions below).
+global_routes := {r | some r, p in route_permission; p == "platform_admin"}
 
 # Routes addressing one memory by id: the looked-up owner is checked.
 owner_routes := {"memories.get", "memories.history", "memories.update", "memories.delete"}
 
-# Routes that must name at least one entity id (Mem0 scopes these by entity).
-entity_required_routes := {"memories.create", "memories.bulk_delete"}
+# Routes that must name at least one entity id (Mem0 answers 400 otherwise; without one a
+# search or write could not be tenant-checked).
+entity_required_routes := {"memories.create", "memories.bulk_delete", "search"}
 
-# Routes where naming no entity means "everything": admin only.
-list_all_routes := {"memories.list", "search"}
+# Routes whose body is memory content (content rules apply).
+content_routes := {"memories.create", "memories.update"}
 
 route := input.request.route
 
 known_route if route_permission[route]
+
+known_route if account_routes[route]
 
 # ---------------------------------------------------------------- subject, break-glass, roles
 
@@ -49,15 +68,32 @@ effective_roles contains r if some r in input.subject.roles
 
 effective_roles contains input.break_glass.role if break_glass_active
 
+# A break-glass grant elevates within the tenant; it never confers platform_admin (a tenant
+# admin's emergency grant must not reach every tenant).
 permissions contains p if {
-	some r in effective_roles
+	some r in input.subject.roles
 	some p in cfg.roles[r]
+}
+
+permissions contains p if {
+	break_glass_active
+	some p in cfg.roles[input.break_glass.role]
+	p != "platform_admin"
 }
 
 # ---------------------------------------------------------------- tenant settings (ABAC)
 
 # Missing keys fall back to "no restriction" so a minimal data file stays valid.
-builtin_tenant_defaults := {"suspended": false, "denied_actions": [], "id_prefixes": [], "allowed_cidrs": [], "allowed_hours_utc": []}
+builtin_tenant_defaults := {
+	"suspended": false,
+	"denied_actions": [],
+	"id_prefixes": [],
+	"allowed_cidrs": [],
+	"allowed_hours_utc": [],
+	"custom_prompt_roles": null,
+	"raw_storage_roles": null,
+	"content_rules": {"mode": "off", "detectors": [], "custom": []},
+}
 
 tenant_conf := object.union(
 	object.union(builtin_tenant_defaults, object.get(cfg, "tenant_defaults", {})),
@@ -138,14 +174,33 @@ owner_ids contains input.owner[k] if {
 
 memory_exists if input.owner.exists == true
 
-# The memory is the caller's iff it names at least one id and every id it names is theirs.
-owner_in_tenant if {
-	memory_exists
+# Mem0 keeps the history of a deleted memory; mem0-gov recorded its owner when it allowed the
+# delete (a tombstone), so that history stays readable by the owner's tenant alone.
+memory_deleted if input.owner.deleted == true
+
+owner_visible if memory_exists
+
+owner_visible if {
+	route == "memories.history"
+	memory_deleted
+}
+
+owner_known if memory_exists
+
+owner_known if memory_deleted
+
+owner_ids_in_tenant if {
 	count(owner_ids) > 0
 	every id in owner_ids { own_id(id) }
 }
 
-# Missing, or someone else's: the caller cannot tell which (same reason, same status).
+# The memory is the caller's iff it names at least one id and every id it names is theirs.
+owner_in_tenant if {
+	owner_visible
+	owner_ids_in_tenant
+}
+
+# Missing, deleted, or someone else's: the caller cannot tell which (same reason, same status).
 memory_hidden if {
 	owner_routes[route]
 	not owner_in_tenant
@@ -154,6 +209,15 @@ memory_hidden if {
 memory_is_phi if {
 	owner_in_tenant
 	input.owner.phi == true
+}
+
+# A tenant may restrict request options to some roles: `<option>_roles` lists the roles that
+# may use it (absent or null: every role that may use the route).
+option_allowed(key) if not is_array(tenant_conf[key])
+
+option_allowed(key) if {
+	some r in effective_roles
+	r in tenant_conf[key]
 }
 
 # ---------------------------------------------------------------- denials
@@ -173,9 +237,17 @@ deny contains "outside_allowed_hours" if not hours_allowed
 
 deny contains "unknown_route" if not known_route
 
+deny contains "mem0_account_route" if account_routes[route]
+
 deny contains "role_missing" if {
-	known_route
+	route_permission[route]
+	not global_routes[route]
 	not permissions[route_permission[route]]
+}
+
+deny contains "platform_admin_required" if {
+	global_routes[route]
+	not permissions.platform_admin
 }
 
 deny contains "break_glass_required" if {
@@ -188,12 +260,6 @@ deny contains "entity_id_required" if {
 	not has_entities
 }
 
-deny contains "list_requires_admin" if {
-	list_all_routes[route]
-	not has_entities
-	not permissions.admin
-}
-
 deny contains "cross_tenant" if foreign_entity
 
 deny contains "memory_not_found" if memory_hidden
@@ -204,6 +270,19 @@ deny contains "phi_permission_missing" if {
 	not permissions.phi
 }
 
+deny contains "custom_prompt_not_allowed" if {
+	route == "memories.create"
+	input.request.options.custom_prompt == true
+	not option_allowed("custom_prompt_roles")
+}
+
+# infer=false stores messages verbatim (user and assistant alike), skipping Mem0's extraction.
+deny contains "raw_storage_not_allowed" if {
+	route == "memories.create"
+	input.request.options.infer == false
+	not option_allowed("raw_storage_roles")
+}
+
 # The order in which the single client-facing reason (reasons[0]) is chosen.
 reason_priority := [
 	"tenant_invalid",
@@ -212,13 +291,16 @@ reason_priority := [
 	"source_ip_not_allowed",
 	"outside_allowed_hours",
 	"unknown_route",
+	"mem0_account_route",
 	"role_missing",
+	"platform_admin_required",
 	"break_glass_required",
-	"list_requires_admin",
 	"entity_id_required",
 	"cross_tenant",
 	"memory_not_found",
 	"phi_permission_missing",
+	"custom_prompt_not_allowed",
+	"raw_storage_not_allowed",
 ]
 
 reasons := [r | some r in reason_priority; deny[r]]
@@ -232,12 +314,18 @@ status := object.get(reason_status, reasons[0], 403)
 # Audit-only detail: why a memory was hidden. Never sent to the caller.
 audit_reasons contains "memory_cross_tenant" if {
 	memory_hidden
-	memory_exists
+	owner_known
+	not owner_ids_in_tenant
 }
 
 audit_reasons contains "memory_absent" if {
 	memory_hidden
-	not memory_exists
+	not owner_known
+}
+
+audit_reasons contains "memory_deleted" if {
+	owner_routes[route]
+	memory_deleted
 }
 
 default phi := false
@@ -250,6 +338,25 @@ default allow := false
 
 allow if count(deny) == 0
 
+# What the response stage enforces on an allowed answer: which entity ids are the caller's
+# (none for a platform admin's global routes) and whether PHI may be released.
+tenant_prefixes := array.concat([concat("", [tenant, ":"])], [p | some p in tenant_conf.id_prefixes; p != ""])
+
+default phi_allowed := false
+
+phi_allowed if permissions.phi
+
+answer := {"tenant_prefixes": null, "phi_allowed": phi_allowed} if global_routes[route]
+
+answer := {"tenant_prefixes": tenant_prefixes, "phi_allowed": phi_allowed} if not global_routes[route]
+
+default content := null
+
+content := tenant_conf.content_rules if {
+	content_routes[route]
+	tenant_conf.content_rules.mode != "off"
+}
+
 default decision := {"allow": false, "reasons": ["policy_error"], "status": 403}
 
 decision := {
@@ -258,6 +365,8 @@ decision := {
 	"break_glass": break_glass_active,
 	"phi": phi,
 	"audit_reasons": sort([r | some r in audit_reasons]),
+	"answer": answer,
+	"content": content,
 } if allow
 
 decision := {

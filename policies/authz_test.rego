@@ -19,6 +19,8 @@ matches(d, e) if {
 	d.phi == e.phi
 	d.audit_reasons == e.audit_reasons
 	object.get(d, "status", null) == object.get(e, "status", null)
+	object.get(d, "answer", null) == object.get(e, "answer", null)
+	object.get(d, "content", null) == object.get(e, "content", null)
 }
 
 mismatches contains {"case": c.name, "got": d, "want": c.expect} if {
@@ -54,6 +56,51 @@ test_shipped_roles_match_design if {
 	data.mem0gov.roles["agent-writer"] == ["read", "write"]
 	{p | some p in data.mem0gov.roles.admin} == {"read", "write", "delete", "bulk_delete", "admin", "phi"}
 	data.mem0gov.roles.auditor == ["audit_export"]
+	data.mem0gov.roles["platform-admin"] == ["platform_admin"]
+	# no tenant role carries a global permission
+	count({r | some r, perms in data.mem0gov.roles; "platform_admin" in perms; r != "platform-admin"}) == 0
+}
+
+# A tenant admin acts on no other tenant by any route: every global route refuses them, with or
+# without a break-glass grant (even one naming platform-admin).
+test_tenant_admin_never_reaches_global_routes if {
+	every name in [
+		"admin reset break-glass-admin", "admin memories.list_all own-tenant", "admin configure.set own-tenant",
+		"admin configure.get own-tenant", "admin requests.list own-tenant", "admin reset break-glass-platform-grant",
+		"admin memories.list_all break-glass-platform-grant", "admin configure.set break-glass-platform-grant",
+	] {
+		d := decide(case(name))
+		d.allow == false
+		"platform_admin_required" in d.reasons
+	}
+}
+
+# A platform admin needs break-glass for reset, and gets no tenant filter on global answers.
+test_platform_admin_global_routes if {
+	decide(case("platform-admin reset own-tenant")).reasons == ["break_glass_required"]
+	d := decide(case("platform-admin reset platform-with-break-glass"))
+	d.allow == true
+	d.answer.tenant_prefixes == null
+	decide(case("platform-admin memories.list_all own-tenant")).allow == true
+	# and nothing per-tenant
+	decide(case("platform-admin memories.list own-tenant")).reasons == ["role_missing"]
+}
+
+test_account_routes_always_denied if {
+	every roles in ["admin", "platform-admin", "agent-writer"] {
+		d := decide(case(sprintf("%s mem0.account own-tenant", [roles])))
+		d.reasons == ["mem0_account_route"]
+		d.status == 403
+	}
+}
+
+# The history of a memory deleted through mem0-gov stays readable by its tenant only.
+test_history_of_deleted_memory if {
+	decide(case("agent-reader memories.history deleted")).allow == true
+	decide(case("agent-reader memories.history deleted")).audit_reasons == ["memory_deleted"]
+	decide(case("agent-reader memories.history deleted-other-tenant")).reasons == ["memory_not_found"]
+	decide(case("agent-reader memories.get deleted")).reasons == ["memory_not_found"]
+	decide(case("agent-reader memories.history deleted-phi")).reasons == ["phi_permission_missing"]
 }
 
 # Role changes in data change decisions without touching the rules.
@@ -113,11 +160,11 @@ test_denied_actions_reads_go_on_writes_stop if {
 
 # Like suspension, an active break-glass grant does not lift the denial.
 test_denied_actions_not_lifted_by_break_glass if {
-	d := decide(case("agent-reader configure writes-denied-break-glass-admin"))
+	d := decide(case("agent-reader entities.delete writes-denied-break-glass-admin"))
 	d.break_glass == true
 	d.allow == false
 	d.reasons == ["action_denied_for_tenant"]
-	r := decide(case("agent-reader reset writes-denied-break-glass-admin"))
+	r := decide(case("agent-reader memories.bulk_delete writes-denied-break-glass-admin"))
 	r.allow == false
 	r.reasons == ["action_denied_for_tenant"]
 }

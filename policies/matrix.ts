@@ -21,6 +21,8 @@ const SPEC_ROLES: Record<string, string[]> = {
   admin: ['read', 'write', 'delete', 'bulk_delete', 'admin', 'phi'],
   auditor: [],
   'phi-reader': ['phi'],
+  'platform-admin': ['platform_admin'],
+  'platform-auditor': [],
 };
 
 interface RouteSpec {
@@ -30,31 +32,46 @@ interface RouteSpec {
   perm: string;
   owner?: true;
   entityRequired?: true;
-  listAll?: true;
+  /** acts on every tenant: platform_admin only */
+  global?: true;
+  /** Mem0's own accounts: always denied */
+  account?: true;
   breakGlass?: true;
+  /** body is memory content: the tenant's content rules go to the response stage */
+  content?: true;
   /** where the route's entity ids come from; none = the route names no entity */
   source?: EntityRef['source'];
 }
 
 export const ROUTES: Record<RouteId, RouteSpec> = {
-  'memories.create': { method: 'POST', path: '/memories', action: 'write', perm: 'write', entityRequired: true, source: 'body' },
-  'memories.list': { method: 'GET', path: '/memories', action: 'read', perm: 'read', listAll: true, source: 'query' },
+  'memories.create': { method: 'POST', path: '/memories', action: 'write', perm: 'write', entityRequired: true, content: true, source: 'body' },
+  'memories.list': { method: 'GET', path: '/memories', action: 'read', perm: 'read', source: 'query' },
+  'memories.list_all': { method: 'GET', path: '/memories', action: 'platform', perm: 'platform_admin', global: true },
   'memories.get': { method: 'GET', path: '/memories/m-1', action: 'read', perm: 'read', owner: true },
   'memories.history': { method: 'GET', path: '/memories/m-1/history', action: 'read', perm: 'read', owner: true },
-  'memories.update': { method: 'PUT', path: '/memories/m-1', action: 'write', perm: 'write', owner: true },
+  'memories.update': { method: 'PUT', path: '/memories/m-1', action: 'write', perm: 'write', owner: true, content: true },
   'memories.delete': { method: 'DELETE', path: '/memories/m-1', action: 'delete', perm: 'delete', owner: true },
   'memories.bulk_delete': { method: 'DELETE', path: '/memories', action: 'bulk_delete', perm: 'bulk_delete', entityRequired: true, source: 'query' },
-  search: { method: 'POST', path: '/search', action: 'read', perm: 'read', listAll: true, source: 'filters' },
-  reset: { method: 'POST', path: '/reset', action: 'admin', perm: 'admin', breakGlass: true },
+  search: { method: 'POST', path: '/search', action: 'read', perm: 'read', entityRequired: true, source: 'filters' },
+  'entities.list': { method: 'GET', path: '/entities', action: 'read', perm: 'read' },
   'entities.delete': { method: 'DELETE', path: '/entities/user/ID', action: 'admin', perm: 'admin', source: 'path' },
-  configure: { method: 'POST', path: '/configure', action: 'admin', perm: 'admin' },
+  reset: { method: 'POST', path: '/reset', action: 'platform', perm: 'platform_admin', global: true, breakGlass: true },
+  'configure.get': { method: 'GET', path: '/configure', action: 'platform', perm: 'platform_admin', global: true },
+  'configure.providers': { method: 'GET', path: '/configure/providers', action: 'platform', perm: 'platform_admin', global: true },
+  'configure.set': { method: 'POST', path: '/configure', action: 'platform', perm: 'platform_admin', global: true },
+  'requests.list': { method: 'GET', path: '/requests', action: 'platform', perm: 'platform_admin', global: true },
+  'instructions.generate': { method: 'POST', path: '/generate-instructions', action: 'write', perm: 'write' },
+  docs: { method: 'GET', path: '/openapi.json', action: 'read', perm: 'read' },
+  'mem0.account': { method: 'POST', path: '/auth/login', action: 'account', perm: '', account: true },
 };
 
 const PRIORITY = [
   'tenant_invalid', 'tenant_suspended', 'action_denied_for_tenant', 'source_ip_not_allowed', 'outside_allowed_hours', 'unknown_route',
-  'role_missing', 'break_glass_required', 'list_requires_admin', 'entity_id_required', 'cross_tenant',
-  'memory_not_found', 'phi_permission_missing',
+  'mem0_account_route', 'role_missing', 'platform_admin_required', 'break_glass_required', 'entity_id_required', 'cross_tenant',
+  'memory_not_found', 'phi_permission_missing', 'custom_prompt_not_allowed', 'raw_storage_not_allowed',
 ];
+
+const CONTENT_RULES = { mode: 'mask', detectors: ['email', 'ssn'], custom: [] };
 
 /** Tenants the matrix needs, merged over the production data.json. */
 export const TEST_TENANTS = {
@@ -65,6 +82,8 @@ export const TEST_TENANTS = {
   mapco: { id_prefixes: ['mapco-'] },
   // incident response "deny writes": reads go on, everything else is refused
   lockedco: { denied_actions: ['write', 'delete', 'bulk_delete', 'admin'] },
+  // custom prompts and raw storage (infer=false) only for admins; content rules on writes
+  strictco: { custom_prompt_roles: ['admin'], raw_storage_roles: ['admin'], content_rules: CONTENT_RULES },
 };
 
 export interface Expect {
@@ -74,6 +93,9 @@ export interface Expect {
   break_glass: boolean;
   phi: boolean;
   audit_reasons: string[];
+  /** allowed only: what the response stage enforces, and the content rules of writes */
+  answer?: { tenant_prefixes: string[] | null; phi_allowed: boolean };
+  content?: unknown;
 }
 
 export interface MatrixCase {
@@ -88,6 +110,7 @@ interface Scope {
   tenant: string;
   entityIds: string[];
   owner?: MemoryOwner;
+  options?: PolicyInput['request']['options'];
   phiInBody?: boolean;
   grant?: { role: string; expires_at_ms: number };
   nowMs?: number;
@@ -105,9 +128,9 @@ function makeInput(roles: string[], route: RouteId | string, s: Scope): PolicyIn
       route: route as RouteId,
       action: spec?.action ?? 'read',
       entities: s.entityIds.map((id, i) => ({ kind: i % 2 === 0 ? 'user_id' : 'agent_id', id, source })),
-      memory_ids: [],
       phi_in_body: s.phiInBody ?? false,
       source_ip: s.sourceIp ?? '10.1.2.3',
+      options: s.options ?? {},
     },
     subject: { sub: 'alice', tenant: s.tenant, roles },
   };
@@ -119,7 +142,10 @@ function makeInput(roles: string[], route: RouteId | string, s: Scope): PolicyIn
   return input;
 }
 
-type TenantConf = { suspended?: boolean; denied_actions?: string[]; id_prefixes?: string[]; allowed_cidrs?: string[]; allowed_hours_utc?: number[][] };
+type TenantConf = {
+  suspended?: boolean; denied_actions?: string[]; id_prefixes?: string[]; allowed_cidrs?: string[]; allowed_hours_utc?: number[][];
+  custom_prompt_roles?: string[]; raw_storage_roles?: string[]; content_rules?: unknown;
+};
 
 function ipInCidrs(ip: string, cidrs: string[]): boolean {
   // Only what the matrix uses: IPv4 /8 and IPv6 /32 prefixes written in full groups.
@@ -138,7 +164,11 @@ function expectFor(input: PolicyInput): Expect {
   const conf: TenantConf = (TEST_TENANTS as Record<string, TenantConf>)[t] ?? {};
   const bg = input.break_glass !== undefined && input.break_glass.expires_at_ms > input.now_ms;
   const roles = bg ? [...input.subject.roles, input.break_glass!.role] : input.subject.roles;
-  const perms = new Set(roles.flatMap((r) => SPEC_ROLES[r] ?? []));
+  // break-glass never confers platform_admin
+  const perms = new Set([
+    ...input.subject.roles.flatMap((r) => SPEC_ROLES[r] ?? []),
+    ...(bg ? (SPEC_ROLES[input.break_glass!.role] ?? []).filter((p) => p !== 'platform_admin') : []),
+  ]);
   const tenantValid = t !== '' && !t.includes(':');
   const own = (id: string | undefined): boolean => {
     if (!tenantValid || id === undefined) return false;
@@ -148,39 +178,59 @@ function expectFor(input: PolicyInput): Expect {
   const ents = input.request.entities;
   const o = input.owner;
   const ownerIds = o ? [o.user_id, o.agent_id, o.run_id].filter((x): x is string => typeof x === 'string' && x !== '') : [];
-  const ownerOwn = o?.exists === true && ownerIds.length > 0 && ownerIds.every(own);
+  const known = o?.exists === true || o?.deleted === true;
+  const visible = o?.exists === true || (o?.deleted === true && input.request.route === 'memories.history');
+  const idsOwn = ownerIds.length > 0 && ownerIds.every(own);
+  const ownerOwn = visible && idsOwn;
   const hour = Math.floor(input.now_ms / HOUR) % 24;
   const hoursOk = (conf.allowed_hours_utc ?? []).length === 0 || (conf.allowed_hours_utc ?? []).some(([a, b]) =>
     a! <= b! ? hour >= a! && hour < b! : hour >= a! || hour < b!);
+  const optionOk = (list: string[] | undefined): boolean => list === undefined || roles.some((r) => list.includes(r));
   const deny = new Set<string>();
   if (!tenantValid) deny.add('tenant_invalid');
   if (conf.suspended) deny.add('tenant_suspended');
-  if (spec && (conf.denied_actions ?? []).includes(spec.action)) deny.add('action_denied_for_tenant');
+  if (spec && spec.perm !== '' && (conf.denied_actions ?? []).includes(spec.perm)) deny.add('action_denied_for_tenant');
   if ((conf.allowed_cidrs ?? []).length > 0 && !ipInCidrs(input.request.source_ip, conf.allowed_cidrs!)) deny.add('source_ip_not_allowed');
   if (!hoursOk) deny.add('outside_allowed_hours');
   if (!spec) deny.add('unknown_route');
-  if (spec && !perms.has(spec.perm)) deny.add('role_missing');
+  if (spec?.account) deny.add('mem0_account_route');
+  if (spec && !spec.account && !spec.global && !perms.has(spec.perm)) deny.add('role_missing');
+  if (spec?.global && !perms.has('platform_admin')) deny.add('platform_admin_required');
   if (spec?.breakGlass && !bg) deny.add('break_glass_required');
-  if (spec?.listAll && ents.length === 0 && !perms.has('admin')) deny.add('list_requires_admin');
   if (spec?.entityRequired && ents.length === 0) deny.add('entity_id_required');
   if (ents.some((e) => !own(e.id))) deny.add('cross_tenant');
   if (spec?.owner && !ownerOwn) deny.add('memory_not_found');
   if (spec?.owner && ownerOwn && o?.phi && !perms.has('phi')) deny.add('phi_permission_missing');
+  const opts = input.request.options;
+  if (input.request.route === 'memories.create' && opts.custom_prompt === true && !optionOk(conf.custom_prompt_roles)) deny.add('custom_prompt_not_allowed');
+  if (input.request.route === 'memories.create' && opts.infer === false && !optionOk(conf.raw_storage_roles)) deny.add('raw_storage_not_allowed');
   const reasons = PRIORITY.filter((r) => deny.has(r));
   const audit: string[] = [];
-  if (spec?.owner && !ownerOwn) audit.push(o?.exists === true ? 'memory_cross_tenant' : 'memory_absent');
+  if (spec?.owner && !ownerOwn) audit.push(known ? (idsOwn ? '' : 'memory_cross_tenant') : 'memory_absent');
+  if (spec?.owner && o?.deleted === true) audit.push('memory_deleted');
   const e: Expect = {
     allow: reasons.length === 0,
     reasons,
     break_glass: bg,
     phi: input.request.phi_in_body || o?.phi === true,
-    audit_reasons: audit,
+    audit_reasons: audit.filter((x) => x !== '').sort(),
   };
   if (!e.allow) e.status = reasons[0] === 'entity_id_required' ? 400 : reasons[0] === 'memory_not_found' ? 404 : 403;
+  if (e.allow) {
+    e.answer = {
+      tenant_prefixes: spec?.global ? null : [`${t}:`, ...(conf.id_prefixes ?? [])],
+      phi_allowed: perms.has('phi'),
+    };
+    const rules = conf.content_rules as { mode?: string } | undefined;
+    e.content = spec?.content && rules !== undefined && rules.mode !== 'off' ? rules : null;
+  }
   return e;
 }
 
-const ROLE_SETS: string[][] = [[], ['agent-reader'], ['agent-writer'], ['admin'], ['auditor'], ['phi-reader'], ['agent-reader', 'phi-reader'], ['superuser']];
+const ROLE_SETS: string[][] = [
+  [], ['agent-reader'], ['agent-writer'], ['admin'], ['auditor'], ['phi-reader'], ['agent-reader', 'phi-reader'], ['superuser'],
+  ['platform-admin'], ['platform-auditor'],
+];
 
 function owner(userId: string, phi = false): MemoryOwner {
   return { exists: true, user_id: userId, agent_id: userId.replace(/:.*/, ':agent-7'), phi };
@@ -222,6 +272,9 @@ export function buildMatrix(policyData: { mem0gov: Record<string, unknown> }): {
         add(roles, route, 'owner-lookup-absent', { ...own, owner: undefined });
         add(roles, route, 'owner-mixed-tenants', { ...own, owner: { exists: true, user_id: 'acme:alice', agent_id: 'globex:agent', phi: false } });
         add(roles, route, 'owner-without-ids', { ...own, owner: { exists: true, phi: false } });
+        add(roles, route, 'deleted', { ...own, owner: { exists: false, deleted: true, user_id: 'acme:alice', phi: false } });
+        add(roles, route, 'deleted-other-tenant', { ...own, owner: { exists: false, deleted: true, user_id: 'globex:bob', phi: false } });
+        add(roles, route, 'deleted-phi', { ...own, owner: { exists: false, deleted: true, user_id: 'acme:alice', phi: true } });
       }
       if (spec.source) {
         add(roles, route, 'mixed-entities', { tenant: 'acme', entityIds: ['acme:alice', 'globex:bob'] });
@@ -259,12 +312,30 @@ export function buildMatrix(policyData: { mem0gov: Record<string, unknown> }): {
     ['suspended-break-glass', { tenant: 'suspendedco', entityIds: ['suspendedco:a'], grant: activeAdmin }],
   ];
   for (const [scope, s] of edge) add(w, 'memories.create', scope, s);
-  add(['admin'], 'configure', 'suspended', { tenant: 'suspendedco', entityIds: [] });
+  add(['admin'], 'configure.set', 'suspended', { tenant: 'suspendedco', entityIds: [] });
+  add(['platform-admin'], 'configure.set', 'suspended', { tenant: 'suspendedco', entityIds: [] });
+  // A tenant admin's break-glass grant of platform-admin does not reach every tenant.
+  for (const route of ['reset', 'memories.list_all', 'configure.set'] as RouteId[]) {
+    add(['admin'], route, 'break-glass-platform-grant', { tenant: 'acme', entityIds: [], grant: { role: 'platform-admin', expires_at_ms: NOW_MS + HOUR } });
+    add(['platform-admin'], route, 'platform-with-break-glass', { tenant: 'platform', entityIds: [], grant: { role: 'agent-reader', expires_at_ms: NOW_MS + HOUR } });
+  }
+  // Request options a tenant restricts to some roles, and the tenant's content rules on writes.
+  const sc = (options: PolicyInput['request']['options']): Scope => ({ tenant: 'strictco', entityIds: ['strictco:a'], options });
+  for (const roles of [['agent-writer'], ['admin']]) {
+    add(roles, 'memories.create', 'custom-prompt', sc({ custom_prompt: true }));
+    add(roles, 'memories.create', 'raw-storage', sc({ infer: false }));
+    add(roles, 'memories.create', 'infer-true', sc({ infer: true }));
+    add(roles, 'memories.create', 'content-rules', sc({}));
+    add(roles, 'memories.update', 'content-rules', { tenant: 'strictco', entityIds: [], owner: owner('strictco:a') });
+    add(roles, 'search', 'content-rules-not-on-reads', sc({}));
+  }
+  add(['agent-writer'], 'memories.create', 'custom-prompt-default-tenant', { tenant: 'acme', entityIds: ['acme:a'], options: { custom_prompt: true, infer: false } });
+  add(['agent-writer'], 'memories.create', 'custom-prompt-break-glass-admin', { ...sc({ custom_prompt: true }), grant: activeAdmin });
   add(['admin'], 'reset', 'break-glass-reader-grant', { tenant: 'acme', entityIds: [], grant: { role: 'agent-reader', expires_at_ms: NOW_MS + HOUR } });
   add(['agent-reader'], 'memories.get', 'break-glass-phi-reader', { tenant: 'acme', entityIds: [], owner: owner('acme:alice', true), grant: { role: 'phi-reader', expires_at_ms: NOW_MS + 1 } });
   // A tenant with writes denied: every route for admin (reads pass, the rest is refused), a
   // writer and a reader, and break-glass admin (which must not lift the denial).
-  for (const route of Object.keys(ROUTES) as RouteId[]) {
+  for (const route of (Object.keys(ROUTES) as RouteId[]).filter((r) => !ROUTES[r].global && !ROUTES[r].account)) {
     const spec = ROUTES[route];
     const s: Scope = { tenant: 'lockedco', entityIds: spec.source ? ['lockedco:alice'] : [], owner: spec.owner ? owner('lockedco:alice') : undefined };
     add(['admin'], route, 'writes-denied', s);

@@ -85,3 +85,40 @@ export const revokedTokenUse = new client.Counter({
   labelNames: ['tenant'] as const,
   registers: [registry],
 });
+
+// ---- response stage (Envoy ext_proc) ----
+
+export const outcomes = new client.Counter({
+  name: 'mem0gov_outcomes_total',
+  help: 'Outcome rows recorded for allowed requests, by route and Mem0 status class',
+  labelNames: ['route', 'status_class'] as const,
+  registers: [registry],
+});
+
+export const responseWithheld = new client.Counter({
+  name: 'mem0gov_response_withheld_total',
+  help: 'Items removed from Mem0 answers: PHI the caller may not see, other tenants\' entities in GET /entities',
+  labelNames: ['tenant', 'why'] as const,
+  registers: [registry],
+});
+
+export const responseCrossTenant = new client.Counter({
+  name: 'mem0gov_response_cross_tenant_total',
+  help: 'Memories of another tenant found in a per-tenant answer and removed (Mem0 or policy misbehaved)',
+  labelNames: ['tenant', 'route'] as const,
+  registers: [registry],
+});
+
+export const responseStageFailures = new client.Counter({
+  name: 'mem0gov_response_stage_failures_total',
+  help: 'Answers the response stage refused to release, by reason',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
+export const contentActions = new client.Counter({
+  name: 'mem0gov_content_actions_total',
+  help: 'Write bodies rewritten by content rules (flagged, masked); blocked ones are decisions',
+  labelNames: ['tenant', 'action'] as const,
+  registers: [registry],
+});

@@ -1,28 +1,20 @@
-// Runs DESIGN's decision pipeline in its contractual order:
-//   parse → authenticate → Redis gate → owner lookup → policy → audit → respond.
-// Every outcome, including every error, is audited before the answer; if the audit
-// cannot be made durable the answer is 503 `error` (fail closed).
+// Runs the decision pipeline in its contractual order (docs/DESIGN.md):
+//   parse → authenticate → Redis gate → owner lookup → policy (+ content rules) → audit → respond.
+// Every stage fails the same way: it throws a PipelineStop (errors.ts) with a stable reason.
+// Every outcome, including every error, is audited before the answer; if the audit cannot be
+// made durable the answer is 503 `error` (fail closed). The per-request context grows one
+// immutable step per stage and feeds the one row builder (record.ts).
 import { randomUUID } from 'node:crypto';
-import { PipelineStop } from './types.js';
-import type {
-  AuditEvent,
-  AuditSink,
-  BreakGlassGrant,
-  DecisionValue,
-  Gate,
-  Identity,
-  Mem0Request,
-  MemoryOwner,
-  OwnerLookup,
-  PolicyDecision,
-  PolicyEngine,
-  Verdict,
-} from './types.js';
+import { asStop, PipelineStop, stop } from './errors.js';
+import type { AuditSink, DecisionValue, Gate, Identity, Mem0Request, OwnerLookup, PolicyDecision, PolicyEngine, Verdict } from './types.js';
 import type { Authenticator } from './identity/jwt.js';
-import { bodyDigest, parseCheck } from './request/parse.js';
+import { parseCheck } from './request/parse.js';
 import type { ParseOptions, RawCheck } from './request/parse.js';
 import { buildPolicyInput } from './policy/input.js';
 import { allowVerdict, denyVerdict } from './respond/verdict.js';
+import { decisionRow, type DecisionContext } from './record.js';
+import { encodeContext, type ResponseContext } from './response/context.js';
+import { checkContent, type ContentCheck } from './content/check.js';
 import * as metrics from './metrics.js';
 import type { Logger } from './logger.js';
 
@@ -46,19 +38,11 @@ export interface Outcome {
   verdict: Verdict;
 }
 
-interface Trace {
-  req?: Mem0Request;
-  identity?: Identity;
-  owner?: MemoryOwner;
-  breakGlass?: BreakGlassGrant;
-  policy?: PolicyDecision;
-  notes: string[];
-}
-
-/** Errors from stages carry `reason` (e.g. owner lookup → `owner_lookup_failed`). */
-function reasonOf(err: unknown, fallback: string): string {
-  const r = (err as { reason?: unknown } | null)?.reason;
-  return typeof r === 'string' && /^[a-z0-9_]+$/.test(r) ? r : fallback;
+interface Result {
+  decision: DecisionValue;
+  reason: string;
+  status: number;
+  headers: Record<string, string>;
 }
 
 function timed<T>(stage: string, fn: () => T): T {
@@ -74,69 +58,110 @@ function timed<T>(stage: string, fn: () => T): T {
   }
 }
 
+/** Thrown inside evaluate() with the context reached so far, so the row names what was known. */
+class StopAt extends Error {
+  constructor(readonly stop: PipelineStop, readonly ctx: DecisionContext) {
+    super(stop.message);
+  }
+}
+
 export function createPipeline(deps: PipelineDeps): (raw: RawCheck) => Promise<Outcome> {
   const clock = deps.clock ?? Date.now;
   const log = deps.logger;
 
-  async function evaluate(raw: RawCheck, t: Trace): Promise<{ decision: DecisionValue; reason: string; status: number; headers: Record<string, string> }> {
-    const req = timed('parse', () => parseCheck(raw, deps.parse));
-    t.req = req;
-    const identity = await timed('authenticate', () => deps.authenticator.authenticate(raw.headers.authorization));
-    t.identity = identity;
+  async function evaluate(start: DecisionContext): Promise<{ ctx: DecisionContext; result: Result }> {
+    let ctx = start;
+    const fail = (err: unknown): never => {
+      throw new StopAt(asStop(err), ctx);
+    };
+    // 1. parse. A malformed request is still attributed to its caller when the token verifies:
+    // authenticate once, then let the parse failure decide.
+    let req: Mem0Request | undefined;
+    let parseStop: PipelineStop | undefined;
+    try {
+      req = timed('parse', () => parseCheck(ctx.raw, deps.parse));
+      ctx = { ...ctx, req };
+    } catch (err) {
+      parseStop = asStop(err);
+    }
+    // 2. authenticate
+    let identity: Identity;
+    try {
+      identity = await timed('authenticate', () => deps.authenticator.authenticate(ctx.raw.headers.authorization));
+      ctx = { ...ctx, identity };
+    } catch (err) {
+      if (parseStop) throw new StopAt(parseStop, ctx);
+      return fail(err);
+    }
+    if (parseStop || !req) throw new StopAt(parseStop ?? stop('internal_error'), ctx);
+    // 3. gate
     const gate = await timed('gate', () => deps.gate.check(identity, req, clock()));
-    if (!gate.ok) return { decision: gate.decision, reason: gate.reason, status: gate.status, headers: gate.clientHeaders };
-    t.notes.push(...gate.notes);
-    if (gate.breakGlass) t.breakGlass = gate.breakGlass;
+    if (!gate.ok) throw new StopAt(new PipelineStop(gate.decision, gate.reason, gate.status, gate.clientHeaders), ctx);
+    ctx = { ...ctx, notes: gate.notes };
+    // 4. owner
     if (req.memoryId !== undefined) {
       try {
-        t.owner = await timed('owner', () => deps.owners.lookup(req.memoryId!, req.requestId));
+        const owner = await timed('owner', () => deps.owners.lookup(req.memoryId!, req.requestId));
+        ctx = { ...ctx, owner };
       } catch (err) {
-        throw new PipelineStop('error', reasonOf(err, 'owner_lookup_failed'), 503);
+        fail(err instanceof PipelineStop ? err : stop('owner_lookup_failed', {}, err));
       }
     }
-    const input = buildPolicyInput(req, identity, t.owner, t.breakGlass, clock());
-    const pd = timed('policy', () => deps.policy.evaluate(input));
-    t.policy = pd;
+    // 5. policy, then the tenant's content rules on writes (block mode refuses here)
+    const input = buildPolicyInput(req, identity, ctx.owner, gate.breakGlass, clock());
+    let pd: PolicyDecision;
+    try {
+      pd = timed('policy', () => deps.policy.evaluate(input));
+    } catch (err) {
+      return fail(err);
+    }
+    ctx = { ...ctx, policy: pd };
     const headers = { ...gate.clientHeaders, ...(pd.headers ?? {}) };
-    if (pd.allow) return { decision: 'allow', reason: 'allowed', status: 200, headers };
-    return { decision: 'deny', reason: pd.reasons[0] ?? 'denied', status: pd.status ?? 403, headers };
+    if (!pd.allow) return { ctx, result: { decision: 'deny', reason: pd.reasons[0] ?? 'policy_error', status: pd.status ?? 403, headers } };
+    if (pd.content !== undefined && pd.content !== null && req.body !== undefined) {
+      let content: ContentCheck;
+      try {
+        content = timed('content', () => checkContent(pd.content, req.body!));
+      } catch (err) {
+        return fail(stop('content_rules_invalid', {}, err));
+      }
+      // Types and counts only: the rewritten body is the response stage's to produce.
+      ctx = { ...ctx, content: { mode: content.mode, action: content.action, findings: content.findings } };
+      if (content.action === 'blocked') return { ctx, result: { decision: 'deny', reason: 'content_blocked', status: 422, headers } };
+    }
+    return { ctx, result: { decision: 'allow', reason: 'allowed', status: 200, headers } };
   }
 
   return async function decide(raw: RawCheck): Promise<Outcome> {
     const started = process.hrtime.bigint();
     const decisionId = randomUUID();
-    const t: Trace = { notes: [] };
-    let result: { decision: DecisionValue; reason: string; status: number; headers: Record<string, string> };
+    const nowMs = clock();
+    const start: DecisionContext = { raw, decisionId, nowMs, notes: [], policyRevision: deps.policy.revision() };
+    let ctx: DecisionContext;
+    let result: Result;
     try {
-      result = await evaluate(raw, t);
+      ({ ctx, result } = await evaluate(start));
     } catch (err) {
-      if (err instanceof PipelineStop) {
-        result = { decision: err.decision, reason: err.reason, status: err.status, headers: err.headers };
-        // Malformed requests stop before authentication; for the audit row only, name the
-        // caller when the token verifies, so auditors can attribute bad input too.
-        if (!t.identity && t.req === undefined && raw.headers.authorization) {
-          t.identity = await deps.authenticator.authenticate(raw.headers.authorization).catch(() => undefined);
-        }
-      } else {
-        log.error({ err: { message: (err as Error)?.message }, requestId: raw.requestId }, 'pipeline error');
-        result = { decision: 'error', reason: reasonOf(err, 'internal_error'), status: 503, headers: {} };
-      }
+      const s = err instanceof StopAt ? err.stop : asStop(err);
+      ctx = err instanceof StopAt ? err.ctx : start;
+      if (s.reason === 'internal_error') log.error({ err: { message: (s.cause as Error | undefined)?.message }, requestId: raw.requestId }, 'pipeline error');
+      result = { decision: s.decision, reason: s.reason, status: s.status, headers: s.headers };
     }
     const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
-    const event = auditEvent(raw, t, result, decisionId, latencyMs, deps.policy.revision(), clock());
     try {
-      await timed('audit', () => deps.audit.append(event));
+      await timed('audit', () => deps.audit.append(decisionRow(ctx, result, latencyMs)));
     } catch (err) {
       log.error({ err: { message: (err as Error)?.message }, requestId: raw.requestId, decisionId }, 'audit not durable: failing closed');
       result = { decision: 'error', reason: 'audit_unavailable', status: 503, headers: {} };
     }
     metrics.decisions.inc({ decision: result.decision, reason: result.reason });
     metrics.checkDuration.observe({ stage: 'total' }, Number(process.hrtime.bigint() - started) / 1e9);
+    const pd = ctx.policy;
     // cross_tenant is only ever a policy reason; memory_cross_tenant hides behind a 404.
-    if (t.policy?.reasons.includes('cross_tenant') || auditReasons(t.policy).includes('memory_cross_tenant')) {
-      metrics.crossTenantAttempts.inc({ tenant: t.identity?.tenant ?? 'unknown' });
+    if (pd?.reasons.includes('cross_tenant') || pd?.audit_reasons?.includes('memory_cross_tenant')) {
+      metrics.crossTenantAttempts.inc({ tenant: ctx.identity?.tenant ?? 'unknown' });
     }
-    if (result.decision === 'allow' && t.policy?.break_glass) metrics.breakGlassUse.inc({ tenant: t.identity?.tenant ?? 'unknown' });
+    if (result.decision === 'allow' && pd?.break_glass) metrics.breakGlassUse.inc({ tenant: ctx.identity?.tenant ?? 'unknown' });
 
     log.info(
       {
@@ -145,77 +170,76 @@ export function createPipeline(deps: PipelineDeps): (raw: RawCheck) => Promise<O
         decision: result.decision,
         reason: result.reason,
         status: result.status,
-        route: t.req?.route,
-        sub: t.identity?.subject,
-        tenant: t.identity?.tenant,
+        route: ctx.req?.route,
+        sub: ctx.identity?.subject,
+        tenant: ctx.identity?.tenant,
         latencyMs: Math.round(latencyMs * 1000) / 1000,
       },
       'decision',
     );
 
-    const verdict: Verdict =
-      result.decision === 'allow' && t.identity
-        ? allowVerdict({
-            identity: t.identity,
-            decisionId,
-            requestId: raw.requestId,
-            clientHeaders: result.headers,
-            incomingHeaders: Object.keys(raw.headers),
-            breakGlass: t.policy?.break_glass === true,
-            ...(deps.mem0ApiKey !== undefined ? { mem0ApiKey: deps.mem0ApiKey } : {}),
-          })
-        : denyVerdict({
-            decision: result.decision === 'allow' ? 'error' : result.decision,
-            reason: result.reason,
-            status: result.status,
-            headers: result.headers,
-            requestId: raw.requestId,
-            decisionId,
-          });
+    if (result.decision === 'allow' && ctx.identity && ctx.req && pd?.answer) {
+      // The owner routes leave effects the next decisions must see: an allowed update or delete
+      // evicts the cached owner now (Mem0 answers after), a delete records a tombstone.
+      await ownerEffects(ctx);
+      const verdict = allowVerdict({
+        identity: ctx.identity,
+        decisionId,
+        requestId: raw.requestId,
+        clientHeaders: result.headers,
+        incomingHeaders: Object.keys(raw.headers),
+        breakGlass: pd.break_glass === true,
+        context: encodeContext(responseContext(ctx, pd)),
+        ...(deps.mem0ApiKey !== undefined ? { mem0ApiKey: deps.mem0ApiKey } : {}),
+      });
+      return { decision: 'allow', reason: result.reason, status: result.status, decisionId, verdict };
+    }
+    const verdict = denyVerdict({
+      decision: result.decision === 'allow' ? 'error' : result.decision,
+      reason: result.decision === 'allow' ? 'internal_error' : result.reason,
+      status: result.decision === 'allow' ? 503 : result.status,
+      headers: result.headers,
+      requestId: raw.requestId,
+      decisionId,
+    });
     return { decision: result.decision, reason: result.reason, status: result.status, decisionId, verdict };
   };
+
+  async function ownerEffects(ctx: DecisionContext): Promise<void> {
+    const req = ctx.req!;
+    if (req.memoryId === undefined || (req.route !== 'memories.delete' && req.route !== 'memories.update')) return;
+    try {
+      if (req.route === 'memories.delete' && ctx.owner) await deps.owners.tombstone(req.memoryId, ctx.owner);
+      await deps.owners.evict(req.memoryId);
+    } catch (err) {
+      // The response stage evicts again once Mem0 answered; a stale cache entry lives at most
+      // MEM0_GOV_OWNER_CACHE_SECONDS and only ever names the same owner.
+      log.warn({ err: { message: (err as Error).message }, requestId: req.requestId }, 'owner cache eviction failed');
+    }
+  }
 }
 
-function auditReasons(pd: PolicyDecision | undefined): string[] {
-  return pd?.audit_reasons ?? [];
-}
-
-function auditEvent(
-  raw: RawCheck,
-  t: Trace,
-  r: { decision: DecisionValue; reason: string; status: number },
-  decisionId: string,
-  latencyMs: number,
-  policyRevision: string,
-  nowMs: number,
-): AuditEvent {
-  const q = raw.path.indexOf('?');
-  const reasons = [r.reason, ...(t.policy?.reasons ?? []).filter((x) => x !== r.reason), ...t.notes];
-  // Audit-only reasons the caller must not see (a 404 that hides another tenant's memory).
-  for (const extra of auditReasons(t.policy)) if (!reasons.includes(extra)) reasons.push(extra);
-  return {
-    event_id: decisionId,
-    ts: new Date(nowMs).toISOString(),
-    decision: r.decision,
-    reasons,
-    actor_sub: t.identity?.subject ?? null,
-    roles: t.identity?.roles ?? [],
-    tenant: t.identity?.tenant ?? null,
-    agent: t.identity?.agent ?? null,
-    session: t.identity?.sessionId ?? null,
-    action: t.req?.action ?? null,
-    route: t.req?.route ?? null,
-    method: raw.method.toUpperCase(),
-    path: (t.req?.path ?? (q === -1 ? raw.path : raw.path.slice(0, q))).slice(0, 2048).replace(/[\u0000-\u001f\u007f]/g, '?'),
-    entity_ids: (t.req?.entities ?? []).map((e) => `${e.kind}=${e.id}`),
-    memory_id: t.req?.memoryId ?? null,
-    source_ip: raw.sourceIp || null,
-    request_id: raw.requestId,
-    policy_revision: policyRevision,
-    break_glass: t.policy?.break_glass === true,
-    phi: t.policy?.phi === true || t.req?.phiInBody === true || t.owner?.phi === true,
-    latency_ms: Math.round(latencyMs * 1000) / 1000,
-    body_digest: t.req?.bodyDigest ?? bodyDigest(raw.body) ?? null,
-    status: r.status,
+function responseContext(ctx: DecisionContext, pd: PolicyDecision): ResponseContext {
+  const req = ctx.req!;
+  const id = ctx.identity!;
+  const c: ResponseContext = {
+    v: 1,
+    decisionId: ctx.decisionId,
+    requestId: ctx.raw.requestId,
+    route: req.route,
+    action: req.action,
+    method: req.method,
+    path: req.path,
+    identity: { subject: id.subject, roles: [...id.roles], tenant: id.tenant, ...(id.agent !== undefined ? { agent: id.agent } : {}), ...(id.sessionId !== undefined ? { sessionId: id.sessionId } : {}) },
+    entityIds: req.entities.map((e) => `${e.kind}=${e.id}`),
+    sourceIp: ctx.raw.sourceIp,
+    policyRevision: pd.revision ?? ctx.policyRevision,
+    breakGlass: pd.break_glass === true,
+    answer: pd.answer!,
+    content: pd.content ?? null,
+    decidedAtMs: ctx.nowMs,
   };
+  if (req.memoryId !== undefined) c.memoryId = req.memoryId;
+  if (ctx.owner !== undefined) c.owner = ctx.owner;
+  return c;
 }

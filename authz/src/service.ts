@@ -15,8 +15,7 @@ import { createPipeline } from './pipeline.js';
 import { startGrpcServer } from './grpc/server.js';
 import { startHttpServer } from './http/server.js';
 import * as metrics from './metrics.js';
-import { randomUUID } from 'node:crypto';
-import type { AuditEvent } from './types.js';
+import { configChangeRow } from './record.js';
 
 export interface ServiceHandle {
   config: ServiceConfig;
@@ -42,32 +41,8 @@ export async function startService(env: Env, opts: { logger?: Logger; clock?: ()
     clock,
     // Limits changed straight in Redis (redis-cli HSET …) are audited when a replica sees them.
     onConfigChange: (change) => {
-      const ev: AuditEvent = {
-        event_id: randomUUID(),
-        ts: new Date(clock()).toISOString(),
-        decision: 'allow',
-        reasons: ['config_changed', `value=${change.value ?? 'unset'}`],
-        actor_sub: null,
-        roles: [],
-        tenant: null,
-        agent: null,
-        session: null,
-        action: 'admin',
-        route: 'config.redis',
-        method: 'CONFIG',
-        path: `${change.key}#${change.field}`,
-        entity_ids: [],
-        memory_id: null,
-        source_ip: null,
-        request_id: randomUUID(),
-        policy_revision: policy.revision(),
-        break_glass: false,
-        phi: false,
-        latency_ms: 0,
-        body_digest: null,
-        status: 200,
-      };
-      audit.append(ev).catch((err: unknown) => logger.error({ err: { message: (err as Error).message } }, 'config change not audited'));
+      audit.append(configChangeRow(change, policy.revision(), clock()))
+        .catch((err: unknown) => logger.error({ err: { message: (err as Error).message } }, 'config change not audited'));
     },
   });
   const owners = createOwnerLookup({
@@ -101,7 +76,13 @@ export async function startService(env: Env, opts: { logger?: Logger; clock?: ()
   }
 
   let draining = false;
-  const grpcServer = await startGrpcServer({ host: config.grpcHost, port: config.grpcPort, decide, logger });
+  const grpcServer = await startGrpcServer({
+    host: config.grpcHost,
+    port: config.grpcPort,
+    decide,
+    processor: { audit, owners, phiLabels: config.phiLabels, logger, clock },
+    logger,
+  });
   const httpServer = await startHttpServer({
     host: config.httpHost,
     port: config.httpPort,

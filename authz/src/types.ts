@@ -9,21 +9,31 @@ export const DECISION_VALUES: readonly DecisionValue[] = [
   'allow', 'deny', 'invalid_request', 'unauthenticated', 'rate_limited', 'error',
 ];
 
-export type Action = 'read' | 'write' | 'delete' | 'bulk_delete' | 'admin';
+/** What a route does, as the policy's permissions name it (`platform`: global Mem0 routes that
+ * act on every tenant; `account`: Mem0's own accounts, always denied). */
+export type Action = 'read' | 'write' | 'delete' | 'bulk_delete' | 'admin' | 'platform' | 'account';
 
-/** Stable ids for the Mem0 routes of DESIGN's table. */
+/** Stable ids for the Mem0 routes of the route table (authz/src/request/routes.ts). */
 export type RouteId =
-  | 'memories.create'      // POST /memories
-  | 'memories.list'        // GET /memories
-  | 'memories.get'         // GET /memories/{id}
-  | 'memories.history'     // GET /memories/{id}/history
-  | 'memories.update'      // PUT /memories/{id}
-  | 'memories.delete'      // DELETE /memories/{id}
-  | 'memories.bulk_delete' // DELETE /memories (ids in query/body)
-  | 'search'               // POST /search
-  | 'reset'                // POST /reset
-  | 'entities.delete'      // DELETE /entities/{type}/{id}
-  | 'configure';           // POST /configure
+  | 'memories.create'       // POST /memories
+  | 'memories.list'         // GET /memories?user_id|agent_id|run_id
+  | 'memories.list_all'     // GET /memories naming no entity: every tenant's memories
+  | 'memories.get'          // GET /memories/{id}
+  | 'memories.history'      // GET /memories/{id}/history
+  | 'memories.update'       // PUT /memories/{id}
+  | 'memories.delete'       // DELETE /memories/{id}
+  | 'memories.bulk_delete'  // DELETE /memories?user_id|agent_id|run_id
+  | 'search'                // POST /search
+  | 'entities.list'         // GET /entities
+  | 'entities.delete'       // DELETE /entities/{user|agent|run}/{id}
+  | 'reset'                 // POST /reset
+  | 'configure.get'         // GET /configure
+  | 'configure.providers'   // GET /configure/providers
+  | 'configure.set'         // POST /configure
+  | 'requests.list'         // GET /requests
+  | 'instructions.generate' // POST /generate-instructions
+  | 'docs'                  // GET / /docs /redoc /openapi.json
+  | 'mem0.account';         // /auth/*, /api-keys*
 
 export type EntityKind = 'user_id' | 'agent_id' | 'run_id';
 export const ENTITY_KINDS: readonly EntityKind[] = ['user_id', 'agent_id', 'run_id'];
@@ -47,8 +57,8 @@ export interface Mem0Request {
   memoryId?: string;
   /** Every user_id/agent_id/run_id the request names (query, body, filters, path). */
   entities: EntityRef[];
-  /** Memory ids named by bulk delete. */
-  memoryIds: string[];
+  /** Body and query fields that change what Mem0 does (they reach policy). */
+  options: RequestOptions;
   query: Record<string, string>;
   body?: Record<string, unknown>;
   /** sha256 hex of the raw body bytes, for audit. */
@@ -57,6 +67,21 @@ export interface Mem0Request {
   phiInBody: boolean;
   sourceIp: string;
   userAgent?: string;
+}
+
+/** Fields of a request that change Mem0's behaviour, validated by the parser. Never content:
+ * `custom_prompt` says whether a prompt was sent, not what it says. */
+export interface RequestOptions {
+  infer?: boolean;
+  custom_prompt?: boolean;
+  memory_type?: string;
+  expiration_date?: string | null;
+  show_expired?: boolean;
+  explain?: boolean;
+  top_k?: number;
+  threshold?: number;
+  /** PUT: which fields are set (text, metadata, expiration_date). */
+  update_fields?: string[];
 }
 
 /** Stage 2 output: the verified caller. Never holds the raw token. */
@@ -120,9 +145,16 @@ export interface MemoryOwner {
   agent_id?: string;
   run_id?: string;
   phi: boolean;
+  /** The memory is gone from Mem0 but mem0-gov recorded its owner when it allowed the delete
+   * (a tombstone): its history stays readable by the owner's tenant. */
+  deleted?: boolean;
 }
 export interface OwnerLookup {
   lookup(memoryId: string, requestId: string): Promise<MemoryOwner>;
+  /** Forgets the cached owner (after an allowed update or delete). */
+  evict(memoryId: string): Promise<void>;
+  /** Records the owner of a memory about to be deleted, so its history stays reachable. */
+  tombstone(memoryId: string, owner: MemoryOwner): Promise<void>;
 }
 
 /** Stage 5: the small normalized policy input (not the whole CheckRequest). */
@@ -136,9 +168,9 @@ export interface PolicyInput {
     action: Action;
     memory_id?: string;
     entities: EntityRef[];
-    memory_ids: string[];
     phi_in_body: boolean;
     source_ip: string;
+    options: RequestOptions;
   };
   subject: {
     sub: string;
@@ -161,6 +193,22 @@ export interface PolicyDecision {
   /** Reasons for the audit row only, never shown to the caller (e.g. `memory_cross_tenant`
    * behind a 404 `memory_not_found` that must not leak existence). */
   audit_reasons?: string[];
+  /** On allow: what the response stage must enforce on the answer. */
+  answer?: AnswerRules;
+  /** Revision (sha256) of the bundle that made this decision: recorded from here, not read
+   * from the engine later (a hot reload in between would record the wrong one). */
+  revision?: string;
+  /** On allow, for writes: the tenant's content rules (content/rules.ts validates them). */
+  content?: unknown;
+}
+
+/** The policy's instructions to the response stage for one allowed request. */
+export interface AnswerRules {
+  /** Entity-id prefixes that belong to the caller's tenant; `null` = no tenant filter (global
+   * routes of a platform admin). */
+  tenant_prefixes: string[] | null;
+  /** The caller may receive PHI-labelled memories. */
+  phi_allowed: boolean;
 }
 
 export interface PolicyEngine {
@@ -194,7 +242,19 @@ export interface AuditEvent {
   latency_ms: number;
   body_digest: string | null;
   status: number;
+  /** What the row records (row format 2; format-1 rows predate kinds and are all decisions or
+   * admin actions). */
+  kind: RowKind;
+  /** outcome rows: the event_id of the decision whose answer this is; null otherwise. */
+  ref_event_id: string | null;
+  /** Kind-specific facts as RFC 8785 canonical JSON text (an object), or null. Counts, ids and
+   * detector types only: never memory content, never a token. */
+  detail: string | null;
 }
+
+/** Row kinds in the audit chain (audit/README.md). */
+export type RowKind = 'decision' | 'outcome' | 'admin' | 'config';
+export const ROW_KINDS: readonly RowKind[] = ['decision', 'outcome', 'admin', 'config'];
 
 export interface AuditSink {
   /** Resolves once the event is durable (PG commit or spool fsync); rejects if neither is possible. */
@@ -212,6 +272,8 @@ export type Verdict =
       removeHeaders: string[];
       /** Headers added to the response to the client. */
       clientHeaders: Record<string, string>;
+      /** Envoy dynamic metadata for the response stage (response/context.ts). */
+      dynamicMetadata: Record<string, string>;
     }
   | {
       allowed: false;
@@ -228,14 +290,5 @@ export interface DenyBody {
   decision_id: string;
 }
 
-/** An error that stops the pipeline with a stable reason. */
-export class PipelineStop extends Error {
-  constructor(
-    readonly decision: Exclude<DecisionValue, 'allow'>,
-    readonly reason: string,
-    readonly status: number,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(`${decision}: ${reason}`);
-  }
-}
+// The pipeline's one error type lives in errors.ts; re-exported for the stage-border readers.
+export { PipelineStop } from './errors.js';

@@ -15,13 +15,14 @@ export function protoIncludeDirs(): string[] {
 }
 
 export const EXT_AUTHZ_PROTO = 'envoy/service/auth/v3/external_auth.proto';
+export const EXT_PROC_PROTO = 'envoy/service/ext_proc/v3/external_processor.proto';
 
 let cached: grpc.GrpcObject | undefined;
 
 /** The loaded package tree containing envoy.service.auth.v3. */
 export function loadProtos(): grpc.GrpcObject {
   if (cached) return cached;
-  const def = protoLoader.loadSync([EXT_AUTHZ_PROTO], {
+  const def = protoLoader.loadSync([EXT_AUTHZ_PROTO, EXT_PROC_PROTO], {
     keepCase: true,
     longs: Number,
     enums: String,
@@ -33,12 +34,21 @@ export function loadProtos(): grpc.GrpcObject {
   return cached;
 }
 
-/** envoy.service.auth.v3.Authorization: `.service` for servers, `new X(addr, creds)` for clients. */
-export function authorizationService(): grpc.ServiceClientConstructor {
+function serviceAt(path: string): grpc.ServiceClientConstructor {
   let node: unknown = loadProtos();
-  for (const part of ['envoy', 'service', 'auth', 'v3', 'Authorization']) {
+  for (const part of path.split('.')) {
     node = (node as Record<string, unknown>)[part];
-    if (node === undefined) throw new Error('envoy.service.auth.v3.Authorization not found in grpc-js-xds protos');
+    if (node === undefined) throw new Error(`${path} not found in grpc-js-xds protos`);
   }
   return node as grpc.ServiceClientConstructor;
+}
+
+/** envoy.service.auth.v3.Authorization: `.service` for servers, `new X(addr, creds)` for clients. */
+export function authorizationService(): grpc.ServiceClientConstructor {
+  return serviceAt('envoy.service.auth.v3.Authorization');
+}
+
+/** envoy.service.ext_proc.v3.ExternalProcessor (the response stage). */
+export function externalProcessorService(): grpc.ServiceClientConstructor {
+  return serviceAt('envoy.service.ext_proc.v3.ExternalProcessor');
 }

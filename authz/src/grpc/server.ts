@@ -4,10 +4,12 @@ import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { RawCheck } from '../request/parse.js';
 import type { Verdict } from '../types.js';
-import { authorizationService } from './protos.js';
+import { authorizationService, externalProcessorService } from './protos.js';
+import { createStreamProcessor, type ProcessingRequest, type ProcessingResponse, type ProcessorDeps } from '../response/processor.js';
 import type { Logger } from '../logger.js';
 
 export const AUTHZ_SERVICE_NAME = 'envoy.service.auth.v3.Authorization';
+export const EXT_PROC_SERVICE_NAME = 'envoy.service.ext_proc.v3.ExternalProcessor';
 
 /** The CheckRequest fields we read (proto-loader keepCase objects). */
 interface CheckRequestMsg {
@@ -76,6 +78,10 @@ export function checkResponse(v: Verdict): Record<string, unknown> {
         headers_to_remove: v.removeHeaders,
         response_headers_to_add: headerList(v.clientHeaders),
       },
+      // google.protobuf.Struct, as proto-loader wants it (keepCase).
+      dynamic_metadata: {
+        fields: Object.fromEntries(Object.entries(v.dynamicMetadata).map(([k, s]) => [k, { string_value: s }])),
+      },
     };
   }
   return {
@@ -100,10 +106,12 @@ export async function startGrpcServer(opts: {
   host: string;
   port: number;
   decide: (raw: RawCheck) => Promise<{ verdict: Verdict }>;
+  /** The response stage (ext_proc) on the same port. */
+  processor: ProcessorDeps;
   logger: Logger;
 }): Promise<GrpcServerHandle> {
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
-  const health = new HealthImplementation({ '': 'NOT_SERVING', [AUTHZ_SERVICE_NAME]: 'NOT_SERVING' });
+  const health = new HealthImplementation({ '': 'NOT_SERVING', [AUTHZ_SERVICE_NAME]: 'NOT_SERVING', [EXT_PROC_SERVICE_NAME]: 'NOT_SERVING' });
   health.addToServer(server);
   server.addService(authorizationService().service, {
     Check(call: grpc.ServerUnaryCall<CheckRequestMsg, unknown>, callback: grpc.sendUnaryData<unknown>) {
@@ -125,11 +133,44 @@ export async function startGrpcServer(opts: {
         });
     },
   });
+  server.addService(externalProcessorService().service, {
+    Process(call: grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse>) {
+      const stream = createStreamProcessor(opts.processor);
+      // Messages are answered strictly in order: Envoy waits for each answer anyway.
+      let chain: Promise<void> = Promise.resolve();
+      call.on('data', (msg: ProcessingRequest) => {
+        chain = chain
+          .then(() => stream.onMessage(msg))
+          .then((res) => {
+            if (!call.writableEnded && !call.destroyed) call.write(res);
+          })
+          .catch((err: unknown) => {
+            opts.logger.error({ err: { message: (err as Error)?.message } }, 'response stage failed');
+            // Envoy fails closed (failure_mode_allow: false) when the stream breaks.
+            call.destroy(err as Error);
+          });
+      });
+      const finish = (): void => {
+        chain = chain
+          .then(() => stream.onEnd())
+          .catch((err: unknown) => opts.logger.error({ err: { message: (err as Error)?.message } }, 'response stage end failed'))
+          .finally(() => {
+            if (!call.writableEnded) call.end();
+          });
+      };
+      call.on('end', finish);
+      call.on('error', () => undefined); // cancelled by Envoy: finish() runs on 'close'
+      call.on('close', () => {
+        if (!call.writableEnded) finish();
+      });
+    },
+  });
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${opts.host}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
   });
   health.setStatus('', 'SERVING');
   health.setStatus(AUTHZ_SERVICE_NAME, 'SERVING');
+  health.setStatus(EXT_PROC_SERVICE_NAME, 'SERVING');
   return {
     server,
     port,
@@ -138,6 +179,7 @@ export async function startGrpcServer(opts: {
       new Promise<void>((resolve) => {
         health.setStatus('', 'NOT_SERVING');
         health.setStatus(AUTHZ_SERVICE_NAME, 'NOT_SERVING');
+        health.setStatus(EXT_PROC_SERVICE_NAME, 'NOT_SERVING');
         const force = setTimeout(() => {
           server.forceShutdown();
           resolve();

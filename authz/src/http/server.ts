@@ -9,6 +9,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { RawCheck } from '../request/parse.js';
 import type { Verdict } from '../types.js';
 import { registry } from '../metrics.js';
+import { CONTEXT_HEADER, METADATA_KEY } from '../response/context.js';
 import type { Logger } from '../logger.js';
 
 export const CHECK_PREFIX = '/check';
@@ -42,10 +43,14 @@ export function rawCheckFromHttp(req: IncomingMessage, body: Uint8Array): RawChe
 
 function writeVerdict(res: ServerResponse, v: Verdict): void {
   if (v.allowed) {
+    // The response stage's context becomes dynamic metadata in Envoy
+    // (http_service.authorization_response.dynamic_metadata_from_headers); it is not forwarded.
+    const ctx = v.dynamicMetadata[METADATA_KEY];
     res.writeHead(200, {
       ...v.upstreamHeaders,
       ...v.clientHeaders,
       'x-envoy-auth-headers-to-remove': v.removeHeaders.join(','),
+      ...(ctx !== undefined ? { [CONTEXT_HEADER]: ctx } : {}),
     });
     res.end();
     return;

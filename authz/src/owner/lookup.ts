@@ -1,17 +1,20 @@
 // Stage 4: who owns a memory. Asks Mem0 (GET /memories/{id}) and caches only the owner ids and
 // the PHI flag in Redis (never memory content) for a short TTL. A Redis failure only costs a
 // cache miss; a Mem0 failure stops the request (OwnerLookupError → 503 upstream, fail closed).
+// An allowed update or delete evicts the cached owner; an allowed delete leaves a tombstone
+// (owner ids + PHI flag, no expiry) so the history Mem0 keeps stays readable by that tenant.
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
+import { PipelineStop } from '../errors.js';
 import { esc, PREFIX } from '../redis/keys.js';
 import { isPhiMetadata } from '../request/phi.js';
 import type { MemoryOwner, OwnerLookup } from '../types.js';
 
-export class OwnerLookupError extends Error {
-  readonly reason = 'owner_lookup_failed';
-  constructor(message: string) {
-    super(message);
+export class OwnerLookupError extends PipelineStop {
+  constructor(readonly detail: string) {
+    super('error', 'owner_lookup_failed', 503);
     this.name = 'OwnerLookupError';
+    this.message = detail;
   }
 }
 
@@ -30,6 +33,11 @@ export function ownerCacheKey(memoryId: string): string {
   return `${PREFIX}owner:${esc(memoryId)}`;
 }
 
+/** Owner of a memory deleted through mem0-gov; kept (no TTL) as long as Mem0 keeps its history. */
+export function tombstoneKey(memoryId: string): string {
+  return `${PREFIX}tomb:${esc(memoryId)}`;
+}
+
 const NOT_FOUND: MemoryOwner = Object.freeze({ exists: false, phi: false });
 const ID_FIELDS = ['user_id', 'agent_id', 'run_id'] as const;
 
@@ -45,12 +53,12 @@ export function ownerFromMemory(body: unknown, phiLabels: readonly string[]): Me
   return owner;
 }
 
-function fromCache(raw: string | null): MemoryOwner | undefined {
+function fromCache(raw: string | null, tombstone = false): MemoryOwner | undefined {
   if (raw === null) return undefined;
   try {
     const v = JSON.parse(raw) as Record<string, unknown>;
     if (v.exists !== true || typeof v.phi !== 'boolean') return undefined;
-    const owner: MemoryOwner = { exists: true, phi: v.phi };
+    const owner: MemoryOwner = tombstone ? { exists: false, deleted: true, phi: v.phi } : { exists: true, phi: v.phi };
     for (const k of ID_FIELDS) if (typeof v[k] === 'string') owner[k] = v[k] as string;
     return owner;
   } catch {
@@ -106,6 +114,16 @@ export function createOwnerLookup(deps: OwnerLookupDeps): OwnerLookup {
       log.error({ err: (err as Error).message, requestId, memoryId }, 'owner lookup failed');
       throw err;
     }
+    if (!owner.exists) {
+      // Gone from Mem0: if mem0-gov allowed its deletion, it knows whose it was.
+      try {
+        const tomb = fromCache(await deps.redis.get(tombstoneKey(memoryId)), true);
+        if (tomb !== undefined) return tomb;
+      } catch (err) {
+        log.warn({ err: (err as Error).message, requestId }, 'tombstone read failed');
+      }
+      return owner;
+    }
     // Only existing memories are cached: a "not found" may be a memory about to be created.
     if (owner.exists && deps.ttlSeconds > 0) {
       deps.redis.set(key, JSON.stringify(owner), 'EX', deps.ttlSeconds).catch((err: Error) => {
@@ -116,6 +134,16 @@ export function createOwnerLookup(deps: OwnerLookupDeps): OwnerLookup {
   }
 
   return {
+    async evict(memoryId: string): Promise<void> {
+      inflight.delete(memoryId);
+      await deps.redis.del(ownerCacheKey(memoryId));
+    },
+    async tombstone(memoryId: string, owner: MemoryOwner): Promise<void> {
+      if (!owner.exists) return;
+      const ids: Record<string, string> = {};
+      for (const k of ID_FIELDS) if (owner[k] !== undefined) ids[k] = owner[k]!;
+      await deps.redis.set(tombstoneKey(memoryId), JSON.stringify({ exists: true, phi: owner.phi, ...ids }));
+    },
     lookup(memoryId: string, requestId: string): Promise<MemoryOwner> {
       const pending = inflight.get(memoryId);
       if (pending !== undefined) return pending;

@@ -3,7 +3,8 @@
 // evaluation proves the entrypoint answers with a well-formed decision.
 import { createHash } from 'node:crypto';
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
-import type { Action, PolicyDecision, PolicyInput } from '../types.js';
+import type { Action, AnswerRules, PolicyDecision, PolicyInput } from '../types.js';
+import { PipelineStop } from '../errors.js';
 
 export const ENTRYPOINT = 'mem0/authz/decision';
 
@@ -15,10 +16,12 @@ export interface EngineDecision extends PolicyDecision {
   revision: string;
 }
 
-export class PolicyError extends Error {
-  constructor(readonly reason: 'policy_load_failed' | 'policy_eval_failed', message: string) {
-    super(message);
+/** A bundle that cannot load, or an evaluation that gives no usable decision: fail closed (503). */
+export class PolicyError extends PipelineStop {
+  constructor(reason: 'policy_load_failed' | 'policy_eval_failed', readonly detail: string) {
+    super('error', reason, 503);
     this.name = 'PolicyError';
+    this.message = detail;
   }
 }
 
@@ -39,7 +42,7 @@ const PROBE: PolicyInput = {
   now_ms: 0,
   request: {
     method: 'GET', path: '/memories', route: 'memories.list', action: 'read',
-    entities: [], memory_ids: [], phi_in_body: false, source_ip: '127.0.0.1',
+    entities: [], phi_in_body: false, source_ip: '127.0.0.1', options: {},
   },
   subject: { sub: 'probe', tenant: 'probe', roles: [] },
 };
@@ -115,6 +118,15 @@ function isStringArray(v: unknown): v is string[] {
   return Array.isArray(v) && v.every((s) => typeof s === 'string');
 }
 
+function answerRules(v: unknown): AnswerRules | undefined {
+  if (!isObject(v)) return undefined;
+  const prefixes = v.tenant_prefixes === null ? null : isStringArray(v.tenant_prefixes) ? v.tenant_prefixes : undefined;
+  if (prefixes === undefined || typeof v.phi_allowed !== 'boolean') {
+    throw new PolicyError('policy_eval_failed', `${ENTRYPOINT} returned malformed answer rules`);
+  }
+  return { tenant_prefixes: prefixes, phi_allowed: v.phi_allowed };
+}
+
 /** Validates the result set; anything unexpected is an evaluation failure (fail closed). */
 export function toDecision(raw: unknown, revision: string): EngineDecision {
   const first = Array.isArray(raw) ? (raw[0] as { result?: unknown } | undefined) : undefined;
@@ -137,6 +149,9 @@ export function toDecision(raw: unknown, revision: string): EngineDecision {
     phi: d.phi === true,
     revision,
   };
+  const answer = answerRules(d.answer);
+  if (answer !== undefined) out.answer = answer;
+  if (d.content !== undefined && d.content !== null) out.content = d.content;
   if (typeof d.status === 'number') out.status = d.status;
   else if (!d.allow) out.status = 403;
   if (d.headers !== null && typeof d.headers === 'object' && !Array.isArray(d.headers)) {

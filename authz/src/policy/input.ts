@@ -16,9 +16,9 @@ export function buildPolicyInput(
       route: req.route,
       action: req.action,
       entities: req.entities.map((e) => ({ kind: e.kind, id: e.id, source: e.source })),
-      memory_ids: [...req.memoryIds],
       phi_in_body: req.phiInBody,
       source_ip: req.sourceIp,
+      options: { ...req.options },
     },
     subject: { sub: id.subject, tenant: id.tenant, roles: [...id.roles] },
   };

@@ -1,5 +1,6 @@
 // Stage 7: the outcome of the pipeline → what Envoy sends on (pure).
 import type { DecisionValue, DenyBody, Identity, Verdict } from '../types.js';
+import { METADATA_KEY } from '../response/context.js';
 
 /** Headers that only this service may set on requests to Mem0. */
 export const IDENTITY_HEADER_PREFIX = 'x-mem0-gov-';
@@ -13,6 +14,8 @@ export interface AllowInput {
   incomingHeaders: readonly string[];
   mem0ApiKey?: string;
   breakGlass: boolean;
+  /** The response stage's context (response/context.ts), as JSON. */
+  context: string;
 }
 
 export function allowVerdict(a: AllowInput): Verdict {
@@ -24,9 +27,11 @@ export function allowVerdict(a: AllowInput): Verdict {
   };
   if (a.identity.agent) upstreamHeaders['x-mem0-gov-agent'] = a.identity.agent;
   if (a.breakGlass) upstreamHeaders['x-mem0-gov-break-glass'] = 'true';
-  // Agents never hold Mem0 credentials: ours replaces whatever the client sent.
+  // Agents never hold Mem0 credentials: ours replaces whatever the client sent, and a
+  // client-sent key never reaches Mem0 when we hold none.
   if (a.mem0ApiKey !== undefined) upstreamHeaders['x-api-key'] = a.mem0ApiKey;
   const removeHeaders = ['authorization'];
+  if (a.mem0ApiKey === undefined && a.incomingHeaders.includes('x-api-key')) removeHeaders.push('x-api-key');
   for (const h of a.incomingHeaders) {
     if (h.startsWith(IDENTITY_HEADER_PREFIX) && !(h in upstreamHeaders)) removeHeaders.push(h);
   }
@@ -35,6 +40,7 @@ export function allowVerdict(a: AllowInput): Verdict {
     upstreamHeaders,
     removeHeaders,
     clientHeaders: { ...a.clientHeaders, 'x-mem0-gov-decision-id': a.decisionId },
+    dynamicMetadata: { [METADATA_KEY]: a.context },
   };
 }
 

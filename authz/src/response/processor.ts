@@ -1,0 +1,280 @@
+// The response stage: envoy.service.ext_proc.v3.ExternalProcessor/Process. Envoy opens one
+// stream per request that ext_authz allowed and sends, per route (envoy/envoy.yaml), the request
+// headers, the write body when content rules apply, the response headers and the buffered
+// answer of read routes. Each stream:
+//   request headers  → read the decision's context from dynamic metadata (else fail closed);
+//   request body     → apply the tenant's content rules (flag/mask rewrite the body);
+//   response headers → Mem0's status; routes without a buffered answer finish here;
+//   response body    → filter the answer (tenant, PHI), record the outcome row, release.
+// Nothing is released before its outcome row is durable; a failure answers 5xx with a reason.
+import type { Logger } from '../logger.js';
+import type { AuditSink, OwnerLookup } from '../types.js';
+import { ROUTES, type AnswerKind } from '../request/routes.js';
+import type { RouteId } from '../types.js';
+import { outcomeRow, type OutcomeFacts } from '../record.js';
+import { REASONS, type Reason } from '../reasons.js';
+import { decodeContext, METADATA_KEY, METADATA_NAMESPACE, type ResponseContext } from './context.js';
+import { filterAnswer } from './answer.js';
+import { checkContent, type ContentCheck } from '../content/check.js';
+import { jsonDepth, MAX_BODY_DEPTH } from '../request/parse.js';
+import * as metrics from '../metrics.js';
+
+/** Largest Mem0 answer the stage parses (1000 memories are well under 1 MiB). */
+export const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
+
+// ---- the message shapes we read and write (proto-loader keepCase objects) ----
+interface HeaderValue { key?: string; value?: string; raw_value?: Buffer | Uint8Array }
+interface HttpHeaders { headers?: { headers?: HeaderValue[] }; end_of_stream?: boolean }
+interface HttpBody { body?: Buffer | Uint8Array; end_of_stream?: boolean }
+interface StructValue { string_value?: string }
+export interface ProcessingRequest {
+  request?: string;
+  request_headers?: HttpHeaders;
+  response_headers?: HttpHeaders;
+  request_body?: HttpBody;
+  response_body?: HttpBody;
+  request_trailers?: unknown;
+  response_trailers?: unknown;
+  metadata_context?: { filter_metadata?: Record<string, { fields?: Record<string, StructValue> }> };
+}
+export type ProcessingResponse = Record<string, unknown>;
+
+export interface ProcessorDeps {
+  audit: AuditSink;
+  owners: Pick<OwnerLookup, 'evict'>;
+  phiLabels: readonly string[];
+  logger: Logger;
+  clock?: () => number;
+}
+
+function header(h: HttpHeaders | undefined, name: string): string | undefined {
+  for (const x of h?.headers?.headers ?? []) {
+    if (x.key?.toLowerCase() !== name) continue;
+    if (x.raw_value && x.raw_value.length > 0) return Buffer.from(x.raw_value).toString('utf8');
+    return x.value ?? '';
+  }
+  return undefined;
+}
+
+function setHeaders(h: Record<string, string>): { set_headers: unknown[] } {
+  return {
+    set_headers: Object.entries(h).map(([key, value]) => ({
+      header: { key, raw_value: Buffer.from(value) },
+      append_action: 'OVERWRITE_IF_EXISTS_OR_ADD',
+    })),
+  };
+}
+
+function continueWith(phase: 'request_headers' | 'response_headers' | 'request_body' | 'response_body', common: Record<string, unknown> = {}): ProcessingResponse {
+  return { [phase]: { response: { status: 'CONTINUE', ...common } } };
+}
+
+/** The denial shape every mem0-gov refusal has, from the response stage. */
+function immediate(reason: Reason, ctx: ResponseContext | undefined): ProcessingResponse {
+  const status = REASONS[reason].status;
+  const decision = REASONS[reason].decision;
+  const body = JSON.stringify({ error: decision, reason, request_id: ctx?.requestId ?? '', decision_id: ctx?.decisionId ?? '' });
+  return {
+    immediate_response: {
+      status: { code: status },
+      headers: setHeaders({ 'content-type': 'application/json', 'cache-control': 'no-store', ...(ctx ? { 'x-mem0-gov-decision-id': ctx.decisionId } : {}) }),
+      body: Buffer.from(body),
+      details: `mem0-gov_${reason}`,
+    },
+  };
+}
+
+function bodyBytes(b: HttpBody | undefined): Buffer {
+  return b?.body ? Buffer.from(b.body) : Buffer.alloc(0);
+}
+
+/** Parses a JSON body with the request stage's bounds; undefined when it is not JSON. */
+function parseJson(bytes: Buffer): { ok: true; value: unknown } | { ok: false } {
+  try {
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    if (jsonDepth(text) > MAX_BODY_DEPTH * 4) return { ok: false };
+    return { ok: true, value: JSON.parse(text) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+export interface StreamProcessor {
+  /** The answer to each message, in order. */
+  onMessage(msg: ProcessingRequest): Promise<ProcessingResponse>;
+  /** The stream ended: an allowed request whose answer never came still gets its outcome row. */
+  onEnd(): Promise<void>;
+}
+
+/** One stream = one HTTP request. */
+export function createStreamProcessor(deps: ProcessorDeps): StreamProcessor {
+  const clock = deps.clock ?? Date.now;
+  let ctx: ResponseContext | undefined;
+  let sawRequest = false;
+  let upstreamStatus = 0;
+  let content: ContentCheck | undefined;
+  let finished = false;
+
+  const kindOf = (route: string): AnswerKind => (ROUTES[route as RouteId] as { answer: AnswerKind } | undefined)?.answer ?? 'none';
+
+  /** Writes the outcome row; resolves false when it cannot be made durable. */
+  async function record(facts: Omit<OutcomeFacts, 'latencyMs' | 'upstreamStatus'>): Promise<boolean> {
+    if (!ctx || finished) return true;
+    finished = true;
+    const now = clock();
+    const full: OutcomeFacts = { ...facts, upstreamStatus, latencyMs: Math.max(0, now - ctx.decidedAtMs) };
+    if (content) full.content = { mode: content.mode, action: content.action, findings: content.findings };
+    try {
+      await deps.audit.append(outcomeRow(ctx, full, now));
+      metrics.outcomes.inc({ route: ctx.route, status_class: `${Math.floor(upstreamStatus / 100)}xx` });
+      return true;
+    } catch (err) {
+      deps.logger.error({ err: { message: (err as Error).message }, decisionId: ctx.decisionId }, 'outcome not durable: answer withheld');
+      return false;
+    }
+  }
+
+  async function afterWrite(): Promise<void> {
+    // A delete or update that Mem0 carried out changes the owner: forget the cached one.
+    if (!ctx?.memoryId || upstreamStatus < 200 || upstreamStatus >= 300) return;
+    if (ctx.route !== 'memories.delete' && ctx.route !== 'memories.update') return;
+    await deps.owners.evict(ctx.memoryId).catch((err: unknown) => {
+      deps.logger.warn({ err: { message: (err as Error).message }, decisionId: ctx?.decisionId }, 'owner cache eviction failed');
+    });
+  }
+
+  function affectedWithoutBody(route: string): number | null | undefined {
+    if (upstreamStatus < 200 || upstreamStatus >= 300) return 0;
+    if (route === 'memories.delete' || route === 'memories.update') return 1;
+    // Mem0 does not say how many memories a bulk delete, entity delete or reset removed.
+    if (route === 'memories.bulk_delete' || route === 'entities.delete' || route === 'reset') return null;
+    return undefined;
+  }
+
+  async function onEnd(): Promise<void> {
+    if (ctx && !finished) await record({ status: upstreamStatus, reasons: ['upstream_no_answer'], phiReleased: false });
+  }
+
+  return { onMessage, onEnd };
+
+  async function onMessage(msg: ProcessingRequest): Promise<ProcessingResponse> {
+    if (msg.request_headers) {
+      sawRequest = true;
+      const fields = msg.metadata_context?.filter_metadata?.[METADATA_NAMESPACE]?.fields;
+      ctx = decodeContext(fields?.[METADATA_KEY]?.string_value);
+      // Reached Mem0's side of the chain without an ext_authz decision: never release.
+      if (!ctx) {
+        metrics.responseStageFailures.inc({ reason: 'decision_context_missing' });
+        deps.logger.error({ requestId: header(msg.request_headers, 'x-request-id') }, 'response stage: no decision context');
+        return immediate('decision_context_missing', undefined);
+      }
+      const wantsBody = ctx.content !== null && ctx.content !== undefined && !msg.request_headers.end_of_stream;
+      const res = continueWith('request_headers');
+      // The route config buffers write bodies; skip the round trip when no content rule applies.
+      if (!wantsBody) res.mode_override = { request_body_mode: 'NONE' };
+      return res;
+    }
+    if (msg.request_body) {
+      if (!ctx || ctx.content === null || ctx.content === undefined) return continueWith('request_body');
+      const parsed = parseJson(bodyBytes(msg.request_body));
+      // ext_authz parsed this very body; anything else is not ours to judge here.
+      if (!parsed.ok || parsed.value === null || typeof parsed.value !== 'object' || Array.isArray(parsed.value)) return continueWith('request_body');
+      try {
+        content = checkContent(ctx.content, parsed.value as Record<string, unknown>);
+      } catch {
+        return immediate('content_rules_invalid', ctx);
+      }
+      if (content.action === 'blocked') return immediate('internal_error', ctx); // ext_authz refuses these first
+      if (content.body === undefined) return continueWith('request_body');
+      const out = Buffer.from(JSON.stringify(content.body));
+      metrics.contentActions.inc({ tenant: ctx.identity.tenant, action: content.action });
+      return continueWith('request_body', {
+        header_mutation: setHeaders({ 'content-length': String(out.length) }),
+        body_mutation: { body: out },
+      });
+    }
+    if (msg.response_headers) {
+      // A local reply (an ext_authz denial, Envoy's own 413/503) never saw our request phase.
+      if (!sawRequest) return continueWith('response_headers');
+      upstreamStatus = Number(header(msg.response_headers, ':status') ?? '0');
+      if (!ctx) return immediate('decision_context_missing', undefined);
+      const kind = kindOf(ctx.route);
+      const bodyComing = kind !== 'none' && !msg.response_headers.end_of_stream;
+      if (bodyComing) return continueWith('response_headers');
+      await afterWrite();
+      const affected = affectedWithoutBody(ctx.route);
+      const ok = await record({ status: upstreamStatus, reasons: [], phiReleased: false, ...(affected !== undefined ? { affected } : {}) });
+      return ok ? continueWith('response_headers') : immediate('audit_unavailable', ctx);
+    }
+    if (msg.response_body) {
+      if (!ctx) return immediate('decision_context_missing', undefined);
+      const kind = kindOf(ctx.route);
+      const bytes = bodyBytes(msg.response_body);
+      if (bytes.length > MAX_ANSWER_BYTES) {
+        metrics.responseStageFailures.inc({ reason: 'upstream_body_too_large' });
+        const ok = await record({ status: 502, reasons: ['upstream_body_too_large'], phiReleased: false, error: `answer of ${bytes.length} bytes` });
+        return immediate(ok ? 'upstream_body_too_large' : 'audit_unavailable', ctx);
+      }
+      const parsed = parseJson(bytes);
+      if (!parsed.ok) {
+        // Mem0's errors may be plain text (a 500 from its server): nothing to filter in them.
+        if (upstreamStatus >= 400) {
+          const ok = await record({ status: upstreamStatus, reasons: [], phiReleased: false });
+          return ok ? continueWith('response_body') : immediate('audit_unavailable', ctx);
+        }
+        metrics.responseStageFailures.inc({ reason: 'upstream_invalid_json' });
+        const ok = await record({ status: 502, reasons: ['upstream_invalid_json'], phiReleased: false, error: 'answer is not JSON' });
+        return immediate(ok ? 'upstream_invalid_json' : 'audit_unavailable', ctx);
+      }
+      const f = filterAnswer({
+        kind: upstreamStatus >= 200 && upstreamStatus < 300 ? kind : 'none',
+        body: parsed.value,
+        rules: ctx.answer,
+        phiLabels: deps.phiLabels,
+        ...(ctx.memoryId !== undefined ? { memoryId: ctx.memoryId } : {}),
+        ...(ctx.owner !== undefined ? { owner: ctx.owner } : {}),
+      });
+      const reasons: string[] = [];
+      if (f.withheldPhi.length > 0) {
+        reasons.push('phi_withheld');
+        metrics.responseWithheld.inc({ tenant: ctx.identity.tenant, why: 'phi' }, f.withheldPhi.length);
+      }
+      // GET /entities lists every tenant's entities by design; elsewhere a foreign memory in a
+      // per-tenant answer means Mem0 or policy misbehaved: an event worth an alert.
+      if (f.withheldCrossTenant.length > 0) {
+        if (kind === 'entities') metrics.responseWithheld.inc({ tenant: ctx.identity.tenant, why: 'other_tenant_entity' }, f.withheldCrossTenant.length);
+        else {
+          reasons.push('response_cross_tenant');
+          metrics.responseCrossTenant.inc({ tenant: ctx.identity.tenant, route: ctx.route }, f.withheldCrossTenant.length);
+        }
+      }
+      await afterWrite();
+      const facts: Omit<OutcomeFacts, 'latencyMs' | 'upstreamStatus'> = {
+        status: upstreamStatus,
+        reasons,
+        phiReleased: f.phiReleased,
+        withheldPhi: f.withheldPhi,
+        withheldCrossTenant: f.withheldCrossTenant,
+      };
+      if (kind === 'created') {
+        facts.affected = f.affected ?? 0;
+        facts.returnedIds = f.returnedIds;
+      } else if (kind !== 'none') {
+        facts.returned = f.returned;
+        if (kind !== 'entities') facts.returnedIds = f.returnedIds;
+      }
+      const ok = await record(facts);
+      if (!ok) return immediate('audit_unavailable', ctx);
+      if (!f.changed) return continueWith('response_body');
+      const out = Buffer.from(JSON.stringify(f.body));
+      return continueWith('response_body', {
+        header_mutation: setHeaders({ 'content-length': String(out.length) }),
+        body_mutation: { body: out },
+      });
+    }
+    // Trailers are not requested by the shipped config; answer whatever phase it was.
+    if (msg.request_trailers) return { request_trailers: {} };
+    if (msg.response_trailers) return { response_trailers: {} };
+    return continueWith('response_headers');
+  }
+}
