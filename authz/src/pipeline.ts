@@ -118,6 +118,8 @@ export function createPipeline(deps: PipelineDeps): (raw: RawCheck) => Promise<O
     ctx = { ...ctx, policy: pd };
     const headers = { ...gate.clientHeaders, ...(pd.headers ?? {}) };
     if (!pd.allow) return { ctx, result: { decision: 'deny', reason: pd.reasons[0] ?? 'policy_error', status: pd.status ?? 403, headers } };
+    // An allow must say what the response stage enforces; without it nothing may be released.
+    if (pd.answer === undefined) return fail(stop('policy_eval_failed'));
     if (pd.content !== undefined && pd.content !== null && req.body !== undefined) {
       let content: ContentCheck;
       try {
@@ -178,7 +180,7 @@ export function createPipeline(deps: PipelineDeps): (raw: RawCheck) => Promise<O
       'decision',
     );
 
-    if (result.decision === 'allow' && ctx.identity && ctx.req && pd?.answer) {
+    if (result.decision === 'allow' && ctx.identity && ctx.req && pd?.answer !== undefined) {
       // The owner routes leave effects the next decisions must see: an allowed update or delete
       // evicts the cached owner now (Mem0 answers after), a delete records a tombstone.
       await ownerEffects(ctx);

@@ -12,7 +12,7 @@ const concurrency = Number(process.argv[3] ?? 64);
 
 const REQ: Mem0Request = {
   requestId: 'bench', method: 'GET', path: '/memories/m1', route: 'memories.get', action: 'read',
-  memoryId: 'm1', entities: [], memoryIds: [], query: {}, phiInBody: false, sourceIp: '127.0.0.1',
+  memoryId: 'm1', entities: [], options: {}, query: {}, phiInBody: false, sourceIp: '127.0.0.1',
 };
 
 async function measure(name: string, op: (i: number) => Promise<unknown>): Promise<number> {

@@ -2,6 +2,7 @@
 // limits, GCRA rate limits and fetches an active break-glass grant (see script.ts, README.md).
 // When Redis is down or slow the configured failure modes decide instead.
 import type { Logger } from '../logger.js';
+import type { Reason } from '../reasons.js';
 import type { BreakGlassGrant, Gate, GateResult, Identity, Mem0Request } from '../types.js';
 import * as metrics from '../metrics.js';
 import { type RedisClient, waitReady } from '../redis/connect.js';
@@ -29,7 +30,7 @@ const REVOKED_REASON: Record<string, string> = {
 
 type ScriptReply = (string | number)[];
 
-function deny(decision: 'unauthenticated' | 'deny' | 'error' | 'rate_limited', reason: string, status: number, clientHeaders: Record<string, string> = {}): GateResult {
+function deny(decision: 'unauthenticated' | 'deny' | 'error' | 'rate_limited', reason: Reason, status: number, clientHeaders: Record<string, string> = {}): GateResult {
   return { ok: false, decision, reason, status, clientHeaders };
 }
 
@@ -150,7 +151,7 @@ export async function createRedisGate(deps: {
     switch (reply[0]) {
       case 'revoked':
         metrics.revokedTokenUse.inc({ tenant: t });
-        return deny('unauthenticated', REVOKED_REASON[String(reply[1])] ?? 'token_revoked', 401);
+        return deny('unauthenticated', (REVOKED_REASON[String(reply[1])] ?? 'token_revoked') as Reason, 401);
       case 'suspended':
         return deny('deny', 'tenant_suspended', 403);
       case 'session':

@@ -10,6 +10,14 @@ import type { RawCheck } from '../request/parse.js';
 import type { Verdict } from '../types.js';
 import { registry } from '../metrics.js';
 import { CONTEXT_HEADER, METADATA_KEY } from '../response/context.js';
+import { REASONS, type Reason } from '../reasons.js';
+
+/** A refusal of the HTTP check endpoint itself, in the deny body's shape. */
+function refusal(res: ServerResponse, reason: Reason, requestId: string): void {
+  const spec = REASONS[reason];
+  res.writeHead(spec.status, { 'content-type': 'application/json' })
+    .end(JSON.stringify({ error: spec.decision, reason, request_id: requestId, decision_id: '' }));
+}
 import type { Logger } from '../logger.js';
 
 export const CHECK_PREFIX = '/check';
@@ -99,7 +107,7 @@ export async function startHttpServer(opts: {
       readBody(req)
         .then(async (body) => {
           if (body === undefined) {
-            res.writeHead(413, { 'content-type': 'application/json' }).end('{"error":"invalid_request","reason":"body_too_large"}');
+            refusal(res, 'body_too_large', String(req.headers['x-request-id'] ?? ''));
             return;
           }
           const { verdict } = await opts.decide(rawCheckFromHttp(req, body));
@@ -107,7 +115,7 @@ export async function startHttpServer(opts: {
         })
         .catch((err: unknown) => {
           opts.logger.error({ err: { message: (err as Error)?.message } }, 'http check failed');
-          if (!res.headersSent) res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"error","reason":"internal_error"}');
+          if (!res.headersSent) refusal(res, 'internal_error', String(req.headers['x-request-id'] ?? ''));
         });
       return;
     }

@@ -11,7 +11,7 @@ import {
   jwtVerify,
 } from 'jose';
 import type { JWTPayload, JWTVerifyGetKey, JSONWebKeySet } from 'jose';
-import { PipelineStop } from '../types.js';
+import { PipelineStop, stop } from '../errors.js';
 import type { Identity } from '../types.js';
 import type { IssuerConfig, JwtConfig } from './config.js';
 import { mapClaims } from './claims.js';
@@ -131,7 +131,7 @@ export function reasonFor(err: unknown): PipelineStop {
     return unauthenticated('malformed_token');
   }
   if (err instanceof errors.JWKInvalid) return unauthenticated('bad_signature');
-  return new PipelineStop('error', 'jwks_unavailable', 503);
+  return stop('jwks_unavailable', {}, err);
 }
 
 export function createAuthenticator(cfg: JwtConfig, clock: () => number = Date.now): Authenticator {

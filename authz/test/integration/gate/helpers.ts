@@ -16,7 +16,7 @@ export const REQ: Mem0Request = {
   action: 'read',
   memoryId: 'm1',
   entities: [],
-  memoryIds: [],
+  options: {},
   query: {},
   phiInBody: false,
   sourceIp: '127.0.0.1',

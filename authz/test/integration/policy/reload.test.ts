@@ -25,7 +25,7 @@ const readInput: PolicyInput = {
   now_ms: Date.UTC(2026, 0, 15, 12),
   request: {
     method: 'GET', path: '/memories', route: 'memories.list', action: 'read',
-    entities: [{ kind: 'user_id', id: 'acme:alice', source: 'query' }], memory_ids: [], phi_in_body: false, source_ip: '10.0.0.1',
+    entities: [{ kind: 'user_id', id: 'acme:alice', source: 'query' }], phi_in_body: false, source_ip: '10.0.0.1', options: {},
   },
   subject: { sub: 'alice', tenant: 'acme', roles: ['agent-reader'] },
 };

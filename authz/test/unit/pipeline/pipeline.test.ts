@@ -19,8 +19,8 @@ function deps(over: Partial<PipelineDeps> & { calls?: string[]; events?: AuditEv
     logger: pino({ level: 'silent' }),
     authenticator: { authenticate: async (h) => { calls.push('authenticate'); if (!h) throw unauthenticated('token_missing'); return alice; } },
     gate: { check: async () => { calls.push('gate'); return over.gateResult ?? { ok: true, clientHeaders: { 'ratelimit-limit': '5' }, notes: [] }; }, close: async () => undefined },
-    owners: { lookup: async () => { calls.push('owner'); return { exists: true, user_id: 'acme:alice', phi: false }; } },
-    policy: { evaluate: (i) => { calls.push('policy'); inputs.push(i); return over.decision ?? { allow: true, reasons: [] }; }, revision: () => 'rev-1' },
+    owners: { lookup: async () => { calls.push('owner'); return { exists: true, user_id: 'acme:alice', phi: false }; }, evict: async () => undefined, tombstone: async () => undefined },
+    policy: { evaluate: (i) => { calls.push('policy'); inputs.push(i); return over.decision ?? { allow: true, reasons: [], answer: { tenant_prefixes: ['acme:'], phi_allowed: false } }; }, revision: () => 'rev-1' },
     audit: { append: async (e) => { calls.push('audit'); events.push(e); }, close: async () => undefined },
     clock: () => 1_700_000_000_000,
     ...over,
@@ -79,7 +79,7 @@ describe('pipeline', () => {
 
   it('an owner lookup failure is a 503 error, never an allow', async () => {
     const d = deps();
-    d.owners = { lookup: async () => { throw Object.assign(new Error('mem0 down'), { reason: 'owner_lookup_failed' }); } };
+    d.owners = { ...d.owners, lookup: async () => { throw Object.assign(new Error('mem0 down'), { reason: 'owner_lookup_failed' }); } };
     const out = await createPipeline(d)(get('/memories/m-1'));
     expect(out).toMatchObject({ decision: 'error', reason: 'owner_lookup_failed', status: 503 });
     expect(d.events[0]!.decision).toBe('error');
@@ -106,7 +106,7 @@ describe('pipeline', () => {
     const logger = pino({ level: 'debug' }, { write: (l: string) => void lines.push(l) });
     const d = deps({ decision: { allow: false, reasons: ['cross_tenant'], status: 403 } });
     d.logger = logger;
-    d.owners = { lookup: async () => { throw new Error('boom with Bearer SECRET.TOKEN.VALUE'); } };
+    d.owners = { ...d.owners, lookup: async () => { throw new Error('boom with Bearer SECRET.TOKEN.VALUE'); } };
     const body = new TextEncoder().encode(JSON.stringify({ user_id: 'acme:a', messages: [{ role: 'user', content: 'my diagnosis is X' }] }));
     await createPipeline(d)({ method: 'POST', path: '/memories', sourceIp: '192.0.2.1', requestId: 'rid', headers: { authorization: 'Bearer SECRET.TOKEN.VALUE', 'content-type': 'application/json' }, body });
     await createPipeline(d)({ ...get('/memories/m-1', 'Bearer SECRET.TOKEN.VALUE') });

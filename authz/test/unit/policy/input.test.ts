@@ -4,7 +4,7 @@ import type { BreakGlassGrant, Identity, Mem0Request } from '../../../src/types.
 
 const req: Mem0Request = {
   requestId: 'r-1', method: 'PUT', path: '/memories/m-1', route: 'memories.update', action: 'write', memoryId: 'm-1',
-  entities: [{ kind: 'user_id', id: 'acme:alice', source: 'body' }], memoryIds: [], query: { q: '1' },
+  entities: [{ kind: 'user_id', id: 'acme:alice', source: 'body' }], options: { infer: false }, query: { q: '1' },
   body: { text: 'secret memory content', metadata: { phi: true } }, bodyDigest: 'abc', phiInBody: true,
   sourceIp: '10.0.0.1', userAgent: 'ua',
 };
@@ -20,7 +20,7 @@ describe('buildPolicyInput', () => {
       now_ms: 1234,
       request: {
         method: 'PUT', path: '/memories/m-1', route: 'memories.update', action: 'write', memory_id: 'm-1',
-        entities: [{ kind: 'user_id', id: 'acme:alice', source: 'body' }], memory_ids: [], phi_in_body: true, source_ip: '10.0.0.1',
+        entities: [{ kind: 'user_id', id: 'acme:alice', source: 'body' }], phi_in_body: true, source_ip: '10.0.0.1', options: { infer: false },
       },
       subject: { sub: 'alice', tenant: 'acme', roles: ['agent-writer'], agent: 'bot' },
       owner: { exists: true, user_id: 'acme:alice', phi: false },

@@ -27,6 +27,7 @@ function stop(fn: () => unknown): PipelineStop {
 describe('route table (DESIGN)', () => {
   const cases: [string, string, string, string, unknown?][] = [
     ['POST', '/memories', 'memories.create', 'write', { messages: [], user_id: 'acme:u' }],
+    ['GET', '/memories?agent_id=acme:a&top_k=1000&show_expired=true', 'memories.list', 'read'],
     ['GET', '/memories?user_id=acme:u', 'memories.list', 'read'],
     ['GET', '/memories/0b6f2c1e-1111-4a4a-9c9c-123456789abc', 'memories.get', 'read'],
     ['GET', '/memories/0b6f2c1e-1111-4a4a-9c9c-123456789abc/history', 'memories.history', 'read'],
@@ -34,9 +35,27 @@ describe('route table (DESIGN)', () => {
     ['DELETE', '/memories/m1', 'memories.delete', 'delete'],
     ['DELETE', '/memories?user_id=acme:u', 'memories.bulk_delete', 'bulk_delete'],
     ['POST', '/search', 'search', 'read', { query: 'q', user_id: 'acme:u' }],
-    ['POST', '/reset', 'reset', 'admin', {}],
+    ['POST', '/reset', 'reset', 'platform', {}],
     ['DELETE', '/entities/user/acme:u', 'entities.delete', 'admin'],
-    ['POST', '/configure', 'configure', 'admin', {}],
+    ['POST', '/configure', 'configure.set', 'platform', {}],
+    // every other route the current Mem0 server registers (shared mem0 contract)
+    ['GET', '/memories', 'memories.list_all', 'platform'],
+    ['GET', '/memories?top_k=5', 'memories.list_all', 'platform'],
+    ['GET', '/entities', 'entities.list', 'read'],
+    ['GET', '/configure', 'configure.get', 'platform'],
+    ['GET', '/configure/providers', 'configure.providers', 'platform'],
+    ['GET', '/requests?limit=10', 'requests.list', 'platform'],
+    ['POST', '/generate-instructions', 'instructions.generate', 'write', { use_case: 'x' }],
+    ['GET', '/', 'docs', 'read'],
+    ['GET', '/docs', 'docs', 'read'],
+    ['GET', '/redoc', 'docs', 'read'],
+    ['GET', '/openapi.json', 'docs', 'read'],
+    ['POST', '/auth/login', 'mem0.account', 'account'],
+    ['GET', '/auth/setup-status', 'mem0.account', 'account'],
+    ['PATCH', '/auth/me', 'mem0.account', 'account'],
+    ['GET', '/api-keys', 'mem0.account', 'account'],
+    ['POST', '/api-keys', 'mem0.account', 'account'],
+    ['DELETE', '/api-keys/k-1', 'mem0.account', 'account'],
   ];
   for (const [method, path, route, action, body] of cases) {
     it(`${method} ${path} → ${route}/${action}`, () => {
@@ -47,14 +66,15 @@ describe('route table (DESIGN)', () => {
   }
 
   it.each([
-    ['GET', '/'],
     ['GET', '/admin'],
     ['PATCH', '/memories/m1'],
     ['POST', '/memories/m1'],
     ['GET', '/search'],
     ['GET', '/memories/m1/history/extra'],
     ['POST', '/entities/user/x'],
-    ['GET', '/docs'],
+    ['POST', '/docs'],
+    ['GET', '/auth'],
+    ['GET', '/configure/other'],
   ])('%s %s → deny unknown_route (403)', (method, path) => {
     const s = stop(() => parseCheck(raw(method, path), opts));
     expect([s.decision, s.reason, s.status]).toEqual(['deny', 'unknown_route', 403]);
@@ -157,11 +177,11 @@ describe('entity ids: every place a request can name one', () => {
 
 describe('bodies', () => {
   it('POST/PUT need application/json', () => {
-    const r = raw('POST', '/memories', { user_id: 'acme:u' }, { 'content-type': 'text/plain' });
+    const r = raw('POST', '/memories', { messages: [], user_id: 'acme:u' }, { 'content-type': 'text/plain' });
     expect(stop(() => parseCheck(r, opts)).reason).toBe('unsupported_content_type');
   });
   it('content type with charset is fine', () => {
-    const r = raw('POST', '/memories', { user_id: 'acme:u' }, { 'content-type': 'application/json; charset=utf-8' });
+    const r = raw('POST', '/memories', { messages: [], user_id: 'acme:u' }, { 'content-type': 'application/json; charset=utf-8' });
     expect(parseCheck(r, opts).route).toBe('memories.create');
   });
   it.each([
@@ -193,20 +213,116 @@ describe('bodies', () => {
     expect(JSON.stringify(rest)).not.toContain('secret');
   });
   it('flags PHI by metadata.phi or classification label', () => {
-    expect(parseCheck(raw('POST', '/memories', { user_id: 'acme:u', metadata: { phi: true } }), opts).phiInBody).toBe(true);
-    expect(parseCheck(raw('POST', '/memories', { user_id: 'acme:u', metadata: { classification: 'Restricted-Health' } }), opts).phiInBody).toBe(true);
-    expect(parseCheck(raw('POST', '/memories', { user_id: 'acme:u', metadata: { phi: 'yes' } }), opts).phiInBody).toBe(false);
-  });
-  it('bulk delete collects memory ids and validates them', () => {
-    const req = parseCheck(raw('DELETE', '/memories?memory_ids=m1,m2'), opts);
-    expect(req.memoryIds).toEqual(['m1', 'm2']);
-    expect(stop(() => parseCheck(raw('DELETE', '/memories?memory_ids=m1,../x'), opts)).reason).toBe('invalid_memory_id');
+    const m = { messages: [] };
+    expect(parseCheck(raw('POST', '/memories', { ...m, user_id: 'acme:u', metadata: { phi: true } }), opts).phiInBody).toBe(true);
+    expect(parseCheck(raw('POST', '/memories', { ...m, user_id: 'acme:u', metadata: { classification: 'Restricted-Health' } }), opts).phiInBody).toBe(true);
+    expect(parseCheck(raw('POST', '/memories', { ...m, user_id: 'acme:u', metadata: { phi: 'yes' } }), opts).phiInBody).toBe(false);
   });
   it('POST /reset needs no body (Mem0 takes none), but a body must be JSON', () => {
     expect(parseCheck(raw('POST', '/reset'), opts).route).toBe('reset');
     expect(stop(() => parseCheck(raw('POST', '/reset', '{x'), opts)).reason).toBe('invalid_json');
   });
-  it('unknown entity path type', () => {
+  it('unknown entity path type (Mem0 takes user, agent, run; plural forms get its 422)', () => {
     expect(stop(() => parseCheck(raw('DELETE', '/entities/planet/acme:x'), opts)).reason).toBe('unknown_entity_type');
+    expect(stop(() => parseCheck(raw('DELETE', '/entities/users/acme:x'), opts)).reason).toBe('unknown_entity_type');
+  });
+});
+
+describe('destructive routes: what Mem0 would silently ignore is refused', () => {
+  it.each([
+    '/memories?user_id=acme:alice&memory_ids=m1',
+    '/memories?user_id=acme:alice&ids=m1,m2',
+    '/memories?memory_ids=m1',
+    '/memories?user_id=acme:alice&dry_run=true',
+  ])('DELETE %s → unsupported_parameter', (p) => {
+    const s = stop(() => parseCheck(raw('DELETE', p), opts));
+    expect([s.decision, s.reason, s.status]).toEqual(['invalid_request', 'unsupported_parameter', 400]);
+  });
+  it('bulk delete by entity only', () => {
+    const req = parseCheck(raw('DELETE', '/memories?user_id=acme:alice&run_id=acme:r'), opts);
+    expect(req.route).toBe('memories.bulk_delete');
+    expect(req.entities.map((e) => e.id)).toEqual(['acme:alice', 'acme:r']);
+  });
+  it.each([
+    ['DELETE', '/memories?user_id=acme:alice', { memory_ids: ['m1'] }],
+    ['DELETE', '/memories/m1', { only: 'this' }],
+    ['DELETE', '/entities/user/acme:u', { cascade: false }],
+    ['POST', '/reset', { tenant: 'acme' }],
+  ])('%s %s with a body Mem0 ignores → unexpected_body', (method, path, body) => {
+    expect(stop(() => parseCheck(raw(method, path, body), opts)).reason).toBe('unexpected_body');
+  });
+  it('an empty JSON object body is harmless', () => {
+    expect(parseCheck(raw('POST', '/reset', {}), opts).route).toBe('reset');
+  });
+  it('query parameters on DELETE /memories/{id} and /entities are refused too', () => {
+    expect(stop(() => parseCheck(raw('DELETE', '/memories/m1?user_id=acme:u'), opts)).reason).toBe('unsupported_parameter');
+    expect(stop(() => parseCheck(raw('DELETE', '/entities/user/acme:u?x=1'), opts)).reason).toBe('unsupported_parameter');
+  });
+});
+
+describe('search scope as Mem0 requires it', () => {
+  it('an entity id only nested under AND is not a scope Mem0 accepts → unscoped_filter', () => {
+    const s = stop(() => parseCheck(raw('POST', '/search', { query: 'tea', filters: { AND: [{ user_id: 'acme:alice' }] } }), opts));
+    expect(s.reason).toBe('unscoped_filter');
+  });
+  it('top-level filters id, or the deprecated top-level body id, scopes it', () => {
+    expect(parseCheck(raw('POST', '/search', { query: 'tea', filters: { user_id: 'acme:alice' } }), opts).entities).toHaveLength(1);
+    expect(parseCheck(raw('POST', '/search', { query: 'tea', user_id: 'acme:alice', filters: { AND: [{ agent_id: 'acme:a' }] } }), opts).entities).toHaveLength(2);
+  });
+  it('no entity id at all is left to policy (entity_id_required)', () => {
+    expect(parseCheck(raw('POST', '/search', { query: 'tea' }), opts).entities).toEqual([]);
+  });
+});
+
+describe('options that change what Mem0 does reach policy, validated', () => {
+  const base = { messages: [{ role: 'user', content: 'hi' }], user_id: 'acme:u' };
+  it('create: infer, custom prompt (presence only), memory_type, expiration_date', () => {
+    const req = parseCheck(raw('POST', '/memories', { ...base, infer: false, prompt: 'extract secrets', memory_type: 'procedural_memory', expiration_date: '2027-01-31' }), opts);
+    expect(req.options).toEqual({ infer: false, custom_prompt: true, memory_type: 'procedural_memory', expiration_date: '2027-01-31' });
+    expect(JSON.stringify(req.options)).not.toContain('extract secrets');
+  });
+  it.each([
+    [{ infer: 'no' }],
+    [{ memory_type: 'core' }],
+    [{ expiration_date: '2027-02-30' }],
+    [{ expiration_date: 'tomorrow' }],
+    [{ prompt: 7 }],
+    [{ metadata: ['x'] }],
+    [{ messages: [{ role: 'user' }] }],
+    [{ messages: 'hi' }],
+  ])('create %j → invalid_parameter', (extra) => {
+    expect(stop(() => parseCheck(raw('POST', '/memories', { ...base, ...extra }), opts)).reason).toBe('invalid_parameter');
+  });
+  it('list: top_k within Mem0\'s 0–1000, show_expired as FastAPI reads booleans', () => {
+    expect(parseCheck(raw('GET', '/memories?user_id=acme:u&top_k=1000&show_expired=yes'), opts).options).toEqual({ top_k: 1000, show_expired: true });
+    expect(stop(() => parseCheck(raw('GET', '/memories?user_id=acme:u&top_k=5000'), opts)).reason).toBe('invalid_parameter');
+    expect(stop(() => parseCheck(raw('GET', '/memories?user_id=acme:u&show_expired=maybe'), opts)).reason).toBe('invalid_parameter');
+  });
+  it('search: query required, top_k bounded, threshold, explain, show_expired', () => {
+    const req = parseCheck(raw('POST', '/search', { query: 'q', user_id: 'acme:u', top_k: 50, threshold: 0.3, explain: true, show_expired: false }), opts);
+    expect(req.options).toEqual({ top_k: 50, threshold: 0.3, explain: true, show_expired: false });
+    expect(stop(() => parseCheck(raw('POST', '/search', { user_id: 'acme:u' }), opts)).reason).toBe('invalid_parameter');
+    expect(stop(() => parseCheck(raw('POST', '/search', { query: 'q', user_id: 'acme:u', top_k: 100000 }), opts)).reason).toBe('invalid_parameter');
+  });
+  it('update: one of text, metadata, expiration_date (Mem0 400s otherwise; `data` is not an alias)', () => {
+    expect(parseCheck(raw('PUT', '/memories/m1', { metadata: { tag: 'a' } }), opts).options.update_fields).toEqual(['metadata']);
+    expect(stop(() => parseCheck(raw('PUT', '/memories/m1', { data: 'x' }), opts)).reason).toBe('update_field_required');
+  });
+});
+
+describe('entity ids exactly as Mem0 stores them', () => {
+  it.each(['acme:alice ', ' acme:alice', 'acme: alice', 'acme:al\u00a0ice'])('%j → invalid_entity_id (Mem0 trims or refuses whitespace)', (id) => {
+    expect(stop(() => parseCheck(raw('GET', `/memories?user_id=${encodeURIComponent(id)}`), opts)).reason).toBe('invalid_entity_id');
+  });
+});
+
+describe('body nesting bound', () => {
+  it('a body nested deeper than Mem0 parses is refused before JSON.parse', () => {
+    const deep = '{"messages":[],"user_id":"acme:u","x":' + '['.repeat(5000) + ']'.repeat(5000) + '}';
+    expect(stop(() => parseCheck(raw('POST', '/memories', deep), opts)).reason).toBe('body_too_deep');
+  });
+  it('brackets inside strings do not count', () => {
+    const req = parseCheck(raw('POST', '/memories', { messages: [{ role: 'user', content: '['.repeat(100) }], user_id: 'acme:u' }), opts);
+    expect(req.route).toBe('memories.create');
   });
 });

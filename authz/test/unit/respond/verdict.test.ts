@@ -12,7 +12,7 @@ describe('allow verdict', () => {
     clientHeaders: { 'ratelimit-limit': '10' },
     incomingHeaders: ['authorization', 'x-mem0-gov-tenant', 'x-mem0-gov-break-glass', 'x-mem0-gov-anything', 'content-type'],
     mem0ApiKey: 'k',
-    breakGlass: false,
+    breakGlass: false, context: '{}',
   });
   it('sets identity headers upstream and removes authorization', () => {
     if (!v.allowed) throw new Error('expected allow');
