@@ -78,9 +78,10 @@ export function checkResponse(v: Verdict): Record<string, unknown> {
         headers_to_remove: v.removeHeaders,
         response_headers_to_add: headerList(v.clientHeaders),
       },
-      // google.protobuf.Struct, as proto-loader wants it (keepCase).
+      // google.protobuf.Struct: protobufjs's well-known-type wrapper uses camelCase field names
+      // even under keepCase.
       dynamic_metadata: {
-        fields: Object.fromEntries(Object.entries(v.dynamicMetadata).map(([k, s]) => [k, { string_value: s }])),
+        fields: Object.fromEntries(Object.entries(v.dynamicMetadata).map(([k, s]) => [k, { stringValue: s }])),
       },
     };
   }

@@ -26,7 +26,8 @@ export const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
 interface HeaderValue { key?: string; value?: string; raw_value?: Buffer | Uint8Array }
 interface HttpHeaders { headers?: { headers?: HeaderValue[] }; end_of_stream?: boolean }
 interface HttpBody { body?: Buffer | Uint8Array; end_of_stream?: boolean }
-interface StructValue { string_value?: string }
+// google.protobuf.Value as protobufjs decodes it (camelCase even under keepCase).
+interface StructValue { stringValue?: string; string_value?: string }
 export interface ProcessingRequest {
   request?: string;
   request_headers?: HttpHeaders;
@@ -161,17 +162,24 @@ export function createStreamProcessor(deps: ProcessorDeps): StreamProcessor {
     if (msg.request_headers) {
       sawRequest = true;
       const fields = msg.metadata_context?.filter_metadata?.[METADATA_NAMESPACE]?.fields;
-      ctx = decodeContext(fields?.[METADATA_KEY]?.string_value);
+      const value = fields?.[METADATA_KEY];
+      ctx = decodeContext(value?.stringValue ?? value?.string_value);
       // Reached Mem0's side of the chain without an ext_authz decision: never release.
       if (!ctx) {
         metrics.responseStageFailures.inc({ reason: 'decision_context_missing' });
         deps.logger.error({ requestId: header(msg.request_headers, 'x-request-id') }, 'response stage: no decision context');
         return immediate('decision_context_missing', undefined);
       }
-      const wantsBody = ctx.content !== null && ctx.content !== undefined && !msg.request_headers.end_of_stream;
       const res = continueWith('request_headers');
-      // The route config buffers write bodies; skip the round trip when no content rule applies.
-      if (!wantsBody) res.mode_override = { request_body_mode: 'NONE' };
+      // The route config buffers write bodies; skip that round trip when no content rule
+      // applies. mode_override replaces the whole mode, so it restates the route's.
+      const kind = kindOf(ctx.route);
+      if ((kind === 'created' || ctx.route === 'memories.update') && (ctx.content === null || ctx.content === undefined)) {
+        res.mode_override = {
+          request_header_mode: 'SEND', response_header_mode: 'SEND', request_trailer_mode: 'SKIP', response_trailer_mode: 'SKIP',
+          request_body_mode: 'NONE', response_body_mode: kind === 'none' ? 'NONE' : 'BUFFERED',
+        };
+      }
       return res;
     }
     if (msg.request_body) {
@@ -207,6 +215,7 @@ export function createStreamProcessor(deps: ProcessorDeps): StreamProcessor {
       return ok ? continueWith('response_headers') : immediate('audit_unavailable', ctx);
     }
     if (msg.response_body) {
+      if (!sawRequest) return continueWith('response_body'); // a local reply, as above
       if (!ctx) return immediate('decision_context_missing', undefined);
       const kind = kindOf(ctx.route);
       const bytes = bodyBytes(msg.response_body);
