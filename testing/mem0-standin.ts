@@ -67,6 +67,19 @@ export interface Mem0Standin {
   /** Back to a fresh server: forgets memories, history, accounts, config and recorded requests. */
   reset(): void;
   stop(): Promise<void>;
+  /**
+   * Test hook for a misbehaving Mem0: when set and it returns a reply, that raw reply is sent
+   * instead of the real route's (after an optional delay). Cleared by reset().
+   */
+  intercept: ((req: RecordedRequest) => InterceptReply | undefined) | undefined;
+}
+
+/** A raw answer for Mem0Standin.intercept. */
+export interface InterceptReply {
+  status: number;
+  body: string;
+  contentType?: string;
+  delayMs?: number;
 }
 
 export interface Mem0StandinOptions {
@@ -1176,6 +1189,15 @@ export async function startMem0Standin(opts: Mem0StandinOptions = {}): Promise<M
         query: Object.fromEntries(u.searchParams), headers: req.headers, body, rawBody,
       };
       requests.push(rec);
+      const forced = handle.intercept?.(rec);
+      if (forced !== undefined) {
+        if (forced.delayMs) await new Promise((r) => setTimeout(r, forced.delayMs));
+        if (!res.destroyed) {
+          res.writeHead(forced.status, { 'content-type': forced.contentType ?? 'application/json', 'content-length': Buffer.byteLength(forced.body) });
+          res.end(forced.body);
+        }
+        return;
+      }
       const requestId = randomBytes(4).toString('hex');
       let reply: Reply;
       let authType: AuthType = 'none';
@@ -1200,7 +1222,8 @@ export async function startMem0Standin(opts: Mem0StandinOptions = {}): Promise<M
   });
   const port = (server.address() as AddressInfo).port;
 
-  return {
+  const handle: Mem0Standin = {
+    intercept: undefined,
     port,
     url: `http://127.0.0.1:${port}`,
     requests,
@@ -1217,10 +1240,11 @@ export async function startMem0Standin(opts: Mem0StandinOptions = {}): Promise<M
       });
       return view(row);
     },
-    reset: () => { mem0.reset(); requests.length = 0; },
+    reset: () => { mem0.reset(); requests.length = 0; handle.intercept = undefined; },
     stop: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());
     }),
   };
+  return handle;
 }

@@ -24,6 +24,8 @@ export interface ServiceHandle {
   logger: Logger;
   /** Drain (NOT_SERVING, finish in-flight checks), flush audit, close connections. */
   stop(drainMs?: number): Promise<void>;
+  /** Drops every gRPC call and stream at once (as a crash would), then closes the rest. */
+  abort(): Promise<void>;
 }
 
 export async function startService(env: Env, opts: { logger?: Logger; clock?: () => number } = {}): Promise<ServiceHandle> {
@@ -106,6 +108,10 @@ export async function startService(env: Env, opts: { logger?: Logger; clock?: ()
     grpcPort: grpcServer.port,
     httpPort: httpServer.port,
     logger,
+    async abort() {
+      grpcServer.server.forceShutdown();
+      await this.stop(0);
+    },
     async stop(drainMs = config.drainSeconds * 1000) {
       draining = true;
       clearInterval(probe);
