@@ -52,7 +52,7 @@ describe('realm mem0: issuer and roles', () => {
   });
 
   it('defines the DESIGN roles and a role for the phi permission', () => {
-    for (const r of ['admin', 'agent-writer', 'agent-reader', 'auditor', 'phi-reader']) expect(roleNames.has(r), r).toBe(true);
+    for (const r of ['admin', 'agent-writer', 'agent-reader', 'auditor', 'phi-reader', 'platform-admin', 'platform-auditor']) expect(roleNames.has(r), r).toBe(true);
   });
 
   it('defines every role the policy data grants permissions to', () => {
@@ -130,6 +130,8 @@ describe('realm mem0: token claims the service reads', () => {
       expect(scope.length).toBeGreaterThan(0);
       expect(scope).not.toContain('admin');
       expect(scope).not.toContain('auditor');
+      expect(scope).not.toContain('platform-admin');
+      expect(scope).not.toContain('platform-auditor');
     }
     const cli = clients.get('mem0-gov-cli')!;
     expect(cli.fullScopeAllowed).toBe(false);
@@ -180,6 +182,8 @@ describe('realm mem0: authentication', () => {
     };
     expect(holds('admin')).toBe(true);
     expect(holds('auditor')).toBe(true);
+    expect(holds('platform-admin')).toBe(true);
+    expect(holds('platform-auditor')).toBe(true);
     expect(holds('agent-writer')).toBe(false);
   });
 

@@ -8,6 +8,8 @@ import { loadGateConfig } from '../gate/config.js';
 import { listGrants, storeGrant, REVIEW_RETENTION_MS } from '../gate/breakglass-store.js';
 import type { BreakGlassGrant } from '../types.js';
 
+const PLATFORM_ROLES = new Set(['platform-admin', 'platform-auditor']);
+
 const USAGE = `usage: mem0-gov breakglass grant --tenant T --sub S --role R --ttl 30m --justification "why (≥ 10 chars)"
        mem0-gov breakglass review [--tenant T]`;
 
@@ -54,6 +56,9 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   }
   if (sub !== 'grant') return usage(ctx, sub === undefined ? 'missing subcommand' : `unknown subcommand ${JSON.stringify(sub)}`);
   if (!v.tenant || !v.sub || !v.role || !v.ttl) return usage(ctx, 'grant needs --tenant, --sub, --role and --ttl');
+  // Break-glass elevates within one tenant; the policy ignores a platform role in a grant
+  // anyway (it never confers platform_admin), so refuse to record a grant that would mislead.
+  if (PLATFORM_ROLES.has(v.role)) return usage(ctx, `--role ${v.role} acts on every tenant and cannot be granted by break-glass`);
   const justification = (v.justification ?? '').trim();
   if (justification.length < MIN_JUSTIFICATION) return usage(ctx, `--justification is required (at least ${MIN_JUSTIFICATION} characters)`);
   let ttlMs: number;

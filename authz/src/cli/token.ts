@@ -23,7 +23,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   });
   if (!values.tenant || !TENANT_PATTERN.test(values.tenant)) throw new UsageError('--tenant is required (letters, digits, . _ -)');
   const roles = values.role ?? [];
-  if (roles.length === 0) throw new UsageError('--role is required (agent-reader, agent-writer, admin, auditor; repeat for several)');
+  if (roles.length === 0) throw new UsageError('--role is required (agent-reader, agent-writer, admin, auditor, phi-reader, platform-admin, platform-auditor; repeat for several)');
   const dir = ctx.env.MEM0_GOV_DEV_KEY_DIR ?? DEFAULT_DEV_DIR;
   if (!existsSync(devKeyPaths(dir).privateFile)) {
     ctx.err(`no dev signing key in ${dir}: start the dev stack first (npm run stack); tokens for real deployments come from your IdP`);

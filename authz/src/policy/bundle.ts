@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import type { Action, AnswerRules, PolicyDecision, PolicyInput } from '../types.js';
 import { PipelineStop } from '../errors.js';
+import { compileRules } from '../content/rules.js';
 
 export const ENTRYPOINT = 'mem0/authz/decision';
 
@@ -93,9 +94,26 @@ export function checkData(parsed: unknown): asserts parsed is { mem0gov: Record<
     throw new Error('mem0gov.tenants must map tenant → {settings}');
   }
   if (defaults !== undefined && !isObject(defaults)) throw new Error('mem0gov.tenant_defaults must be an object');
-  if (isObject(defaults)) checkDeniedActions('mem0gov.tenant_defaults', defaults.denied_actions);
+  if (isObject(defaults)) checkTenantSettings('mem0gov.tenant_defaults', defaults);
   for (const [t, conf] of Object.entries(isObject(tenants) ? tenants : {})) {
-    checkDeniedActions(`mem0gov.tenants.${t}`, (conf as Record<string, unknown>).denied_actions);
+    checkTenantSettings(`mem0gov.tenants.${t}`, conf as Record<string, unknown>);
+  }
+}
+
+// Settings a typo would silently weaken are checked when the data loads: the reload fails
+// loudly and the last good data keeps answering.
+function checkTenantSettings(where: string, conf: Record<string, unknown>): void {
+  checkDeniedActions(where, conf.denied_actions);
+  for (const key of ['custom_prompt_roles', 'raw_storage_roles']) {
+    const v = conf[key];
+    if (v !== undefined && v !== null && !isStringArray(v)) throw new Error(`${where}.${key} must be null or a list of roles`);
+  }
+  if (conf.content_rules !== undefined) {
+    try {
+      compileRules(conf.content_rules);
+    } catch (err) {
+      throw new Error(`${where}.content_rules: ${errorText(err)}`);
+    }
   }
 }
 

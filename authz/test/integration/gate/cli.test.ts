@@ -173,6 +173,10 @@ describe('breakglass grant / review', () => {
     expect(await breakglass.run([...base, '--ttl', '30m'], ctx())).toBe(2);
     expect(await breakglass.run([...base, '--ttl', '30m', '--justification', 'because'], ctx())).toBe(2);
     expect(await breakglass.run([...base, '--ttl', '30m', '--justification', 'restore after incident'], ctx({ failRecord: true }))).toBe(1);
+    // a platform role acts on every tenant: never a break-glass grant
+    const platform = ['grant', '--tenant', 'acme', '--sub', 'alice', '--ttl', '30m', '--justification', 'restore after incident'];
+    expect(await breakglass.run([...platform, '--role', 'platform-admin'], ctx())).toBe(2);
+    expect(await breakglass.run([...platform, '--role', 'platform-auditor'], ctx())).toBe(2);
     expect(await admin.dbsize()).toBe(0);
     const r = await gate.check(identity(), REQ, Date.now());
     expect(r.ok && r.breakGlass).toBeFalsy();

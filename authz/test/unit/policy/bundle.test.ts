@@ -63,3 +63,18 @@ describe('checkData: denied_actions', () => {
     expect(() => checkData({ mem0gov: { roles, ...extra } })).toThrow(where);
   });
 });
+
+describe('tenant settings checked at load', () => {
+  it.each([
+    [{ custom_prompt_roles: 'admin' }, /custom_prompt_roles/],
+    [{ raw_storage_roles: [1] }, /raw_storage_roles/],
+    [{ content_rules: { mode: 'redact', detectors: [], custom: [] } }, /content_rules/],
+    [{ content_rules: { mode: 'mask', detectors: ['dna'], custom: [] } }, /content_rules/],
+    [{ content_rules: { mode: 'mask', detectors: [], custom: [{ name: 'x', pattern: '(a+)+$' }] } }, /content_rules/],
+  ])('%j is refused with a message naming it', (conf, msg) => {
+    expect(() => checkData({ mem0gov: { roles: {}, tenants: { acme: conf } } })).toThrow(msg);
+  });
+  it('valid settings load', () => {
+    expect(() => checkData({ mem0gov: { roles: {}, tenants: { acme: { custom_prompt_roles: ['admin'], raw_storage_roles: null, content_rules: { mode: 'mask', detectors: ['email'], custom: [{ name: 'mrn', pattern: 'MRN-[0-9]{6}' }] } } } } })).not.toThrow();
+  });
+});
