@@ -32,8 +32,18 @@ random_secret() {
   log "created $name"
 }
 
+# Mem0's ADMIN_API_KEY was called mem0_api_key before: keep its value under the new name, so
+# a Mem0 and an authz started from older secrets keep agreeing on it.
+if [ -s "$OUT/mem0_api_key" ] && [ ! -e "$OUT/mem0_admin_api_key" ]; then
+  mv -f "$OUT/mem0_api_key" "$OUT/mem0_admin_api_key"
+  log "renamed mem0_api_key to mem0_admin_api_key"
+fi
+
+# mem0_admin_api_key: Mem0's ADMIN_API_KEY, held by authz only (injected as X-API-Key).
+# mem0_jwt_secret: Mem0's JWT_SECRET (its dashboard sessions; the server refuses to start
+# with auth on and no JWT_SECRET). Neither ever reaches an agent.
 for name in pg_superuser_password pg_owner_password pg_writer_password redis_password \
-  mem0_api_key mem0_db_password keycloak_admin_password grafana_admin_password; do
+  mem0_admin_api_key mem0_jwt_secret mem0_db_password keycloak_admin_password grafana_admin_password; do
   random_secret "$name"
 done
 

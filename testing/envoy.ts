@@ -27,6 +27,10 @@ export interface StartEnvoyOptions {
   /** Mem0 / authz host when not 127.0.0.1 (e.g. MEM0_GOV_MEM0_URL's host). */
   mem0Host?: string;
   authzHost?: string;
+  /** Mem0 over TLS (an https Mem0 URL): SNI and certificate name = mem0Host (see renderEnvoyConfig). */
+  mem0Tls?: boolean;
+  /** CA bundle for Mem0's certificate; default: the system bundle. */
+  mem0CaFile?: string;
   /** Called with every chunk Envoy writes (e.g. to echo the access log in `npm run stack`). */
   onOutput?: (chunk: string) => void;
   /** ext_authz timeout override (see renderEnvoyConfig); default: the shipped 0.25s. */
@@ -87,6 +91,8 @@ export async function startEnvoy(opts: StartEnvoyOptions): Promise<RunningEnvoy>
     authzGrpcPort: opts.authzGrpcPort,
     mem0Port: opts.mem0Port,
     mem0Host: opts.mem0Host,
+    ...(opts.mem0Tls ? { mem0Tls: true } : {}),
+    ...(opts.mem0CaFile !== undefined ? { mem0CaFile: opts.mem0CaFile } : {}),
     authzHost: opts.authzHost,
     authzHttpPort: opts.authzHttpPort,
     variant: opts.variant,

@@ -10,6 +10,7 @@ import { startRedis } from './redis.js';
 import { startPostgres } from './postgres.js';
 import { startMem0Standin } from './mem0-standin.js';
 import { startEnvoy } from './envoy.js';
+import { mem0UpstreamFromUrl } from '../envoy/render.js';
 import { freePort } from './tools.js';
 import { ensureDevKey, mintDevToken, serveDevIssuer } from '../authz/src/identity/dev-issuer.js';
 import type { MintOptions } from '../authz/src/identity/dev-issuer.js';
@@ -29,6 +30,11 @@ export interface StackOptions {
   stateDir?: string;
   /** Extra MEM0_GOV_* variables for the authz service. */
   env?: Record<string, string>;
+  /** The caller's environment (`npm run stack`: process.env). Its MEM0_GOV_* variables reach
+   * the authz service too — e.g. MEM0_GOV_MEM0_API_KEY_FILE for a real Mem0 — except the ones
+   * the stack wires itself (ports, Redis, PostgreSQL, issuer, …): those are listed in the
+   * result's `ignoredEnv` so a stale `source .state/stack.env` cannot point authz elsewhere. */
+  inheritEnv?: Readonly<Record<string, string | undefined>>;
   variant?: 'grpc' | 'http';
   logLevel?: string;
   /** ext_authz timeout; default 2s for test stacks (the shipped config's 0.25s is kept by
@@ -41,6 +47,8 @@ export interface StackOptions {
 export type Stack = Awaited<ReturnType<typeof startStack>>;
 
 export async function startStack(opts: StackOptions = {}) {
+  // A Mem0 URL Envoy cannot be pointed at fails here, before anything starts.
+  const givenUpstream = opts.mem0Url !== undefined ? mem0UpstreamFromUrl(opts.mem0Url) : undefined;
   const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), 'mem0gov-stack-'));
   await mkdir(stateDir, { recursive: true });
   const stops: (() => Promise<void>)[] = [];
@@ -83,7 +91,7 @@ export async function startStack(opts: StackOptions = {}) {
     stops.push(() => issuerSrv.close());
     await writeFile(join(devDir, 'issuer'), issuerSrv.issuer);
 
-    const env: Record<string, string> = {
+    const own: Record<string, string> = {
       MEM0_GOV_GRPC_HOST: '127.0.0.1',
       MEM0_GOV_GRPC_PORT: String(opts.ports?.grpc ?? (await freePort())),
       MEM0_GOV_HTTP_HOST: '127.0.0.1',
@@ -99,23 +107,44 @@ export async function startStack(opts: StackOptions = {}) {
       MEM0_GOV_AUDIT_CHECKPOINT_PUBLIC_KEY_FILE: checkpointPubFile,
       MEM0_GOV_AUDIT_SPOOL_DIR: join(stateDir, 'spool'),
       MEM0_GOV_AUDIT_CHAIN_ID: `stack-${process.pid}`,
-      // Test machines are loaded; the owner lookup gets more than the 200 ms production default.
-      ...(testBudgets ? { MEM0_GOV_OWNER_TIMEOUT_MS: '1500' } : {}),
-      ...opts.env,
     };
     if (opts.mem0ApiKey) {
       const keyFile = join(stateDir, 'mem0-api-key');
       await writeFile(keyFile, opts.mem0ApiKey, { mode: 0o600 });
-      env.MEM0_GOV_MEM0_API_KEY_FILE = keyFile;
+      own.MEM0_GOV_MEM0_API_KEY_FILE = keyFile;
     }
+    // With a key of its own (the stand-in's), the stack owns both forms of the key variable.
+    const owned = new Set([...Object.keys(own), ...(opts.mem0ApiKey ? ['MEM0_GOV_MEM0_API_KEY'] : [])]);
+    const inherited: Record<string, string> = {};
+    const ignoredEnv: string[] = [];
+    for (const [k, v] of Object.entries(opts.inheritEnv ?? {})) {
+      if (!k.startsWith('MEM0_GOV_') || v === undefined) continue;
+      if (owned.has(k)) {
+        // MEM0_GOV_MEM0_URL is honoured through opts.mem0Url; only a different value is news.
+        if (own[k] !== v && !(k === 'MEM0_GOV_MEM0_URL' && v === opts.mem0Url)) ignoredEnv.push(k);
+      } else {
+        inherited[k] = v;
+      }
+    }
+    const env: Record<string, string> = {
+      // Test machines are loaded; the owner lookup gets more than the 200 ms production default.
+      ...(testBudgets ? { MEM0_GOV_OWNER_TIMEOUT_MS: '1500' } : {}),
+      ...inherited,
+      ...own,
+      ...opts.env,
+    };
     const logger = createLogger(opts.logLevel ?? 'warn');
     let authz: ServiceHandle = await startService(env, { logger });
     stops.push(() => authz.stop(0));
 
+    // Envoy sends allowed requests to the host and port of the Mem0 URL (TLS for https).
+    const upstream = givenUpstream ?? mem0UpstreamFromUrl(mem0Url);
     const envoy = await startEnvoy({
       authzGrpcPort: authz.grpcPort,
       authzHttpPort: authz.httpPort,
-      mem0Port: Number(new URL(mem0Url).port),
+      mem0Host: upstream.host,
+      mem0Port: upstream.port,
+      mem0Tls: upstream.tls,
       variant: opts.variant ?? 'grpc',
       ...(testBudgets ? { authzTimeout: opts.authzTimeout ?? '2s' } : {}),
       workDir: join(stateDir, 'envoy'),
@@ -138,6 +167,7 @@ export async function startStack(opts: StackOptions = {}) {
       envoy,
       issuer: issuerSrv.issuer,
       env,
+      ignoredEnv,
       token,
       get authz(): ServiceHandle {
         return authz;

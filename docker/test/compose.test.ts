@@ -3,7 +3,7 @@
 // producing every secret the stack references.
 import { execFileSync } from 'node:child_process';
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,6 +46,10 @@ const services = Object.entries(compose.services);
 const NO_HEALTHCHECK: Record<string, string> = { 'edge-pod': 'pause image: no shell or binary to probe with' };
 const WRITABLE_ROOT: Record<string, string> = { keycloak: 'start-dev re-augments Quarkus under /opt/keycloak' };
 
+/** Upstream's server/ directory at the commit docs/mem0-compatibility.md names as tested. */
+const MEM0_COMMIT = '8d5b7865bd0521e75fe9ab1b260eeccc83f8a378';
+const MEM0_SERVER_GIT = `https://github.com/mem0ai/mem0.git#${MEM0_COMMIT}:server`;
+
 const SECRETISH_KEY = /(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CHECKPOINT_KEY)/i;
 
 function secretNames(svc: Service): Set<string> {
@@ -66,7 +70,7 @@ describe('docker/compose.yaml', () => {
   });
 
   it('has every service the stack needs', () => {
-    for (const name of ['envoy', 'authz', 'redis', 'postgres', 'keycloak', 'mem0', 'prometheus', 'grafana', 'loki', 'alloy']) {
+    for (const name of ['envoy', 'authz', 'redis', 'postgres', 'keycloak', 'mem0', 'mem0-db', 'mem0-migrate', 'prometheus', 'grafana', 'loki', 'alloy']) {
       expect(compose.services, name).toHaveProperty(name);
     }
   });
@@ -102,7 +106,8 @@ describe('docker/compose.yaml', () => {
     }
     // Long random-looking tokens (hex / base64) do not belong in a compose file.
     const tokens = composeText.match(/[A-Za-z0-9+=]{24,}/g) ?? [];
-    expect(tokens.filter((t) => /\d/.test(t) && /[a-zA-Z]/.test(t))).toEqual([]);
+    // (The one exception: the public commit Mem0's server is built from.)
+    expect(tokens.filter((t) => /\d/.test(t) && /[a-zA-Z]/.test(t) && t !== MEM0_COMMIT)).toEqual([]);
   });
 
   it('hardens every service: restart policy, no-new-privileges, read-only root unless documented', () => {
@@ -131,19 +136,21 @@ describe('docker/compose.yaml', () => {
     }
   });
 
-  it('pins image tags (only Mem0 is overridable, documented as latest-only upstream)', () => {
+  it('pins image tags; Mem0 is built from upstream\'s server/ at a pinned commit', () => {
     for (const [name, svc] of services) {
       if (svc.image === undefined) {
         expect(svc.build, name).toBeDefined();
         continue;
       }
-      if (name === 'mem0') {
-        expect(svc.image).toMatch(/^\$\{MEM0_IMAGE:-mem0\/mem0-api-server:latest\}$/);
-        expect(composeText).toContain('pin it\n  # by digest for production');
-        continue;
-      }
       expect(svc.image, name).toMatch(/:[A-Za-z0-9][\w.-]*$/);
       expect(svc.image, name).not.toMatch(/:(latest|[a-z-]*latest)$/);
+    }
+    // Not the published mem0/mem0-api-server image: `latest` only, built by no upstream workflow.
+    for (const [name, svc] of services) expect(svc.image ?? '', name).not.toMatch(/mem0-api-server/);
+    for (const name of ['mem0', 'mem0-migrate']) {
+      const build = compose.services[name]!.build!;
+      expect(build.context, name).toBe(`\${MEM0_SERVER_CONTEXT:-${MEM0_SERVER_GIT}}`);
+      expect(build.dockerfile, name).toBe('Dockerfile');
     }
   });
 
@@ -191,6 +198,69 @@ describe('docker/compose.yaml', () => {
   });
 });
 
+describe('docker/compose.yaml: the real Mem0 server', () => {
+  const mem0 = compose.services.mem0!;
+  const migrate = compose.services['mem0-migrate']!;
+  const db = compose.services['mem0-db']!;
+  const depends = (svc: Service): Record<string, { condition: string }> => (svc as { depends_on?: Record<string, { condition: string }> }).depends_on ?? {};
+  /** The `sh -c` line, as the container's shell sees it (compose turns `$$` into `$`). */
+  const script = (svc: Service): string => {
+    expect(svc.entrypoint?.slice(0, 2)).toEqual(['sh', '-c']);
+    return svc.entrypoint![2]!.replaceAll('$$', '$');
+  };
+
+  it('names the tested commit in docs/mem0-compatibility.md', () => {
+    const doc = readFileSync(join(ROOT, 'docs', 'mem0-compatibility.md'), 'utf8');
+    expect(doc).toContain(MEM0_COMMIT.slice(0, 7));
+  });
+
+  it('starts Mem0 only after its alembic migrations ran (one-shot, same build) on a healthy database', () => {
+    expect(migrate.build).toEqual(mem0.build);
+    expect(depends(mem0)['mem0-migrate']).toEqual({ condition: 'service_completed_successfully' });
+    expect(depends(mem0)['mem0-db']).toEqual({ condition: 'service_healthy' });
+    expect(depends(migrate)['mem0-db']).toEqual({ condition: 'service_healthy' });
+    expect(script(migrate)).toMatch(/&& exec alembic upgrade head$/);
+    expect(migrate.restart).toBe('no');
+    // The migrations write where the server reads: same host, role, password and app database.
+    for (const k of ['POSTGRES_HOST', 'POSTGRES_PORT', 'POSTGRES_USER', 'APP_DB_NAME']) {
+      expect(migrate.environment![k], k).toBe(mem0.environment![k]);
+    }
+    expect(script(migrate)).toContain('POSTGRES_PASSWORD="$(cat /run/secrets/mem0_db_password)"');
+  });
+
+  it('runs Mem0 with auth on, its ADMIN_API_KEY and JWT_SECRET from secrets, without --reload, on the pod loopback', () => {
+    const sh = script(mem0);
+    expect(sh).toContain('ADMIN_API_KEY="$(cat /run/secrets/mem0_admin_api_key)"');
+    expect(sh).toContain('JWT_SECRET="$(cat /run/secrets/mem0_jwt_secret)"');
+    expect(sh).toContain('POSTGRES_PASSWORD="$(cat /run/secrets/mem0_db_password)"');
+    expect(sh).toMatch(/&& exec uvicorn main:app --host 127\.0\.0\.1 --port 9006$/);
+    expect(sh).not.toContain('--reload');
+    expect(mem0.environment!.AUTH_DISABLED).toBe('false');
+    expect(mem0.environment!.MEM0_TELEMETRY).toBe('false');
+    // Read-only root: everything Mem0 writes goes to its volume.
+    const volume = (mem0.volumes ?? []).find((v): v is string => typeof v === 'string' && v.endsWith(':/app/history'));
+    expect(volume).toBeDefined();
+    for (const k of ['HISTORY_DB_PATH', 'MEM0_DIR']) expect(mem0.environment![k], k).toMatch(/^\/app\/history\//);
+  });
+
+  it('gives authz the same secret as Mem0\'s ADMIN_API_KEY, and no other service sees it', () => {
+    expect(compose.services.authz!.environment!.MEM0_GOV_MEM0_API_KEY_FILE).toBe('/run/secrets/mem0_admin_api_key');
+    expect(compose.services.authz!.environment!.MEM0_GOV_MEM0_URL).toBe('http://127.0.0.1:9006');
+    const holders = services.filter(([, svc]) => secretNames(svc).has('mem0_admin_api_key')).map(([n]) => n).sort();
+    expect(holders).toEqual(['authz', 'mem0']);
+    expect(services.filter(([, svc]) => secretNames(svc).has('mem0_jwt_secret')).map(([n]) => n)).toEqual(['mem0']);
+  });
+
+  it('creates Mem0\'s app database at the first start of mem0-db, with the name Mem0 uses', () => {
+    expect(db.environment!.MEM0_APP_DB).toBe(mem0.environment!.APP_DB_NAME);
+    expect(db.environment!.POSTGRES_DB).toBe(mem0.environment!.POSTGRES_DB);
+    expect(db.environment!.POSTGRES_USER).toBe(mem0.environment!.POSTGRES_USER);
+    const init = (db.volumes ?? []).find((v) => typeof v !== 'string' && v.target === '/docker-entrypoint-initdb.d');
+    expect(init).toMatchObject({ type: 'bind', source: './mem0-db/init', read_only: true });
+    expect(existsSync(join(DOCKER, 'mem0-db', 'init', '01-mem0-app-db.sh'))).toBe(true);
+  });
+});
+
 describe('docker/Dockerfile', () => {
   const text = readFileSync(join(DOCKER, 'Dockerfile'), 'utf8');
   const stages = text.split(/^FROM /m).slice(1);
@@ -205,7 +275,7 @@ describe('docker/Dockerfile', () => {
 
   it('installs production dependencies only, from the lock file, and runs main.ts through tsx', () => {
     expect(text).toMatch(/COPY package\.json package-lock\.json/);
-    expect(text).toMatch(/npm install --omit=dev/);
+    expect(text).toMatch(/npm ci --omit=dev/);
     expect(text).toMatch(/ENTRYPOINT \["node", "--import", "tsx"\]/);
     expect(text).toMatch(/CMD \["authz\/src\/main\.ts"\]/);
     expect(text).toMatch(/^HEALTHCHECK [^\n]*\\\n\s*CMD [^\n]*http:\/\/127\.0\.0\.1:9192\/healthz/m);
@@ -245,7 +315,8 @@ describe('docker/gen-secrets.sh', () => {
   });
 
   it('generates strong, distinct random passwords without a trailing newline', () => {
-    const names = Object.keys(compose.secrets).filter((n) => /password|api_key$/.test(n) && n !== 'openai_api_key');
+    const names = Object.keys(compose.secrets).filter((n) => /password|api_key$|secret$/.test(n) && n !== 'openai_api_key');
+    expect(names).toEqual(expect.arrayContaining(['mem0_admin_api_key', 'mem0_jwt_secret']));
     const values = names.map((n) => readFileSync(secretFile(n), 'utf8'));
     for (const v of values) expect(v).toMatch(/^[0-9a-f]{64}$/);
     expect(new Set(values).size).toBe(values.length);
@@ -272,10 +343,24 @@ describe('docker/gen-secrets.sh', () => {
     }
     const cfg = loadConfig(env);
     expect(new URL(cfg.audit.pgUrl).password).toBe(readFileSync(secretFile('pg_writer_password'), 'utf8'));
-    expect(cfg.mem0ApiKey).toBe(readFileSync(secretFile('mem0_api_key'), 'utf8'));
+    expect(cfg.mem0ApiKey).toBe(readFileSync(secretFile('mem0_admin_api_key'), 'utf8'));
     expect(cfg.audit.checkpointKeyPem).toContain('PRIVATE KEY');
     expect(cfg.audit.migrate).toBe(false);
     expect(cfg.audit.spoolDir.startsWith('/app/.state/')).toBe(true);
+  });
+
+  it('keeps an older mem0_api_key as mem0_admin_api_key (Mem0 and authz keep agreeing)', () => {
+    const old = mkdtempSync(join(tmpdir(), 'mem0gov-secrets-old-'));
+    try {
+      const outOld = join(old, 'secrets');
+      mkdirSync(outOld, { recursive: true });
+      writeFileSync(join(outOld, 'mem0_api_key'), 'a'.repeat(64));
+      execFileSync('bash', [join(DOCKER, 'gen-secrets.sh')], { env: { ...process.env, MEM0_GOV_SECRETS_DIR: outOld, OPENAI_API_KEY: '' }, stdio: 'pipe' });
+      expect(readFileSync(join(outOld, 'mem0_admin_api_key'), 'utf8')).toBe('a'.repeat(64));
+      expect(existsSync(join(outOld, 'mem0_api_key'))).toBe(false);
+    } finally {
+      rmSync(old, { recursive: true, force: true });
+    }
   });
 
   it('is idempotent: a second run keeps every existing secret', () => {

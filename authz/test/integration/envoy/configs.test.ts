@@ -1,16 +1,23 @@
 // Every shipped Envoy config loads in the real Envoy (`--mode validate`), keeps its security
 // settings, and the Istio example parses with the settings the README promises.
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse, parseAllDocuments } from 'yaml';
-import { envoyConfigPath, renderEnvoyConfig } from '../../../../envoy/render.js';
+import { parse, parseAllDocuments, stringify } from 'yaml';
+import { envoyConfigPath, mem0UpstreamFromUrl, renderEnvoyConfig } from '../../../../envoy/render.js';
 import { generateDevCerts, type DevCerts } from '../../../../testing/certs.js';
-import { validateEnvoyConfig } from '../../../../testing/envoy.js';
+import { startEnvoy, validateEnvoyConfig } from '../../../../testing/envoy.js';
 import { ROOT } from '../../../../testing/tools.js';
+import * as grpc from '@grpc/grpc-js';
+import { authorizationService, externalProcessorService } from '../../../../authz/src/grpc/protos.js';
+import { call, stopAll } from './helpers.js';
 
 const run = promisify(execFile);
 type Obj = Record<string, unknown>;
@@ -60,6 +67,55 @@ describe('envoy --mode validate', () => {
       expect(res.ok, res.output).toBe(true);
     });
   }
+
+  for (const variant of ['grpc', 'http'] as const) {
+    it(`accepts the ${variant} config rendered for an https Mem0 by DNS name without a port`, async () => {
+      const up = mem0UpstreamFromUrl('https://mem0.example.com');
+      const text = renderEnvoyConfig({
+        variant, listenPort: 19000, adminPort: 19901, authzGrpcPort: 19191, authzHttpPort: 19192,
+        mem0Host: up.host, mem0Port: up.port, mem0Tls: up.tls, certFile: certs.certFile, keyFile: certs.keyFile,
+      });
+      const mem0 = (parse(text) as { static_resources: { clusters: Obj[] } }).static_resources.clusters.find((c) => c.name === 'mem0');
+      expect(at(mem0, 'load_assignment', 'endpoints', 0, 'lb_endpoints', 0, 'endpoint', 'address', 'socket_address')).toEqual({ address: 'mem0.example.com', port_value: 443 });
+      expect(at(mem0, 'transport_socket', 'typed_config', 'sni')).toBe('mem0.example.com');
+      const file = join(work, `rendered-${variant}-https.yaml`);
+      await writeFile(file, text);
+      const res = await validateEnvoyConfig(file, work);
+      expect(res.output).not.toMatch(/deprecat/i);
+      expect(res.ok, res.output).toBe(true);
+    });
+  }
+
+  it('accepts a rendering of the edge whose ext_proc filter has a cluster of its own next to ext_authz', async () => {
+    const cfg = parse(await readFile(envoyConfigPath('grpc'), 'utf8')) as Obj;
+    // Ours replaces whatever ext_proc filter the committed file may already have.
+    const filters = (hcm(cfg).http_filters as Obj[]).filter((f) => f.name !== 'envoy.filters.http.ext_proc');
+    hcm(cfg).http_filters = filters;
+    filters.splice(filters.findIndex((f) => f.name === 'envoy.filters.http.router'), 0, {
+      name: 'envoy.filters.http.ext_proc',
+      typed_config: {
+        '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor',
+        grpc_service: { envoy_grpc: { cluster_name: 'mem0_gov_ext_proc' }, timeout: '0.25s' },
+        failure_mode_allow: false,
+        processing_mode: { request_header_mode: 'SKIP', response_header_mode: 'SEND', response_body_mode: 'BUFFERED' },
+      },
+    });
+    const clusters = at(cfg, 'static_resources', 'clusters') as Obj[];
+    const extProc = structuredClone(clusters.find((c) => c.name === 'mem0_gov_authz')) as Obj;
+    extProc.name = 'mem0_gov_ext_proc';
+    (extProc.load_assignment as Obj).cluster_name = 'mem0_gov_ext_proc';
+    clusters.push(extProc);
+    const text = renderEnvoyConfig({
+      listenPort: 19000, adminPort: 19901, authzGrpcPort: 19191, mem0Port: 19006, certFile: certs.certFile, keyFile: certs.keyFile,
+      template: stringify(cfg),
+    });
+    const rendered = parse(text) as Obj;
+    expect(at(rendered, 'static_resources', 'clusters', { name: 'mem0_gov_ext_proc' }, 'load_assignment', 'endpoints', 0, 'lb_endpoints', 0, 'endpoint', 'address', 'socket_address', 'port_value')).toBe(19191);
+    const file = join(work, 'rendered-ext-proc.yaml');
+    await writeFile(file, text);
+    const res = await validateEnvoyConfig(file, work);
+    expect(res.ok, res.output).toBe(true);
+  });
 
   it('rejects a config Envoy cannot load (so the checks above can fail)', async () => {
     const file = join(work, 'broken.yaml');
@@ -144,6 +200,82 @@ describe('edge security settings (committed files)', () => {
     }));
     expect(at(extAuthz(rendered), 'http_service', 'server_uri', 'uri')).toBe('http://127.0.0.1:5');
     expect(at(rendered, 'static_resources', 'clusters', { name: 'mem0_gov_authz_http' }, 'load_assignment', 'endpoints', 0, 'lb_endpoints', 0, 'endpoint', 'address', 'socket_address', 'port_value')).toBe(5);
+  });
+});
+
+describe('an https Mem0 through the real Envoy', () => {
+  // authz for these tests: allows every Check and lets every response-stage (ext_proc) phase
+  // continue unchanged — the subject here is only the upstream TLS to Mem0.
+  const startPassThroughAuthz = async (): Promise<{ port: number; checks: () => number; stop(): Promise<void> }> => {
+    let checks = 0;
+    const server = new grpc.Server();
+    server.addService(authorizationService().service, {
+      Check(_call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) {
+        checks += 1;
+        cb(null, { status: { code: 0 }, ok_response: {} });
+      },
+    });
+    server.addService(externalProcessorService().service, {
+      Process(stream: grpc.ServerDuplexStream<Record<string, unknown>, unknown>) {
+        stream.on('data', (msg: Record<string, unknown>) => {
+          const phase = ['request_headers', 'response_headers', 'request_body', 'response_body'].find((p) => msg[p]);
+          if (phase !== undefined) stream.write({ [phase]: { response: { status: 'CONTINUE' } } });
+        });
+        stream.on('end', () => stream.end());
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+    });
+    return { port, checks: () => checks, stop: () => new Promise((resolve) => server.tryShutdown(() => resolve())) };
+  };
+
+  // A TLS "Mem0" for localhost (the dev server certificate), recording the SNI and Host it saw.
+  const startTlsMem0 = async (): Promise<{ port: number; seen: Array<{ sni: string | false | null; host: string | undefined; path: string }>; stop(): Promise<void> }> => {
+    const seen: Array<{ sni: string | false | null; host: string | undefined; path: string }> = [];
+    const server = createHttpsServer({ cert: readFileSync(certs.certFile), key: readFileSync(certs.keyFile) }, (req, res) => {
+      seen.push({ sni: (req.socket as TLSSocket).servername, host: req.headers.host, path: req.url ?? '' });
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"results":[]}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      port: (server.address() as AddressInfo).port,
+      seen,
+      stop: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    };
+  };
+
+  it('connects with SNI and Host = the URL host and verifies the certificate against the configured CA', async () => {
+    const mem0 = await startTlsMem0();
+    const authz = await startPassThroughAuthz();
+    const up = mem0UpstreamFromUrl(`https://localhost:${mem0.port}`);
+    const envoy = await startEnvoy({
+      authzGrpcPort: authz.port, mem0Host: up.host, mem0Port: up.port, mem0Tls: up.tls, mem0CaFile: certs.caFile,
+    }).catch(async (err: unknown) => { await stopAll(authz, mem0); throw err; });
+    try {
+      const res = await call(envoy.baseUrl, envoy.caFile, 'GET', '/memories?user_id=acme:alice');
+      expect(res.status, res.body).toBe(200);
+      expect(res.body).toBe('{"results":[]}');
+      expect(mem0.seen).toEqual([{ sni: 'localhost', host: `localhost:${mem0.port}`, path: '/memories?user_id=acme:alice' }]);
+    } finally {
+      await stopAll(envoy, authz, mem0);
+    }
+  });
+
+  it('refuses a Mem0 whose certificate the CA bundle does not vouch for: 503, Mem0 sees nothing', async () => {
+    const mem0 = await startTlsMem0();
+    const authz = await startPassThroughAuthz();
+    // The default bundle (the system CAs) does not contain the throwaway dev CA.
+    const envoy = await startEnvoy({ authzGrpcPort: authz.port, mem0Host: 'localhost', mem0Port: mem0.port, mem0Tls: true })
+      .catch(async (err: unknown) => { await stopAll(authz, mem0); throw err; });
+    try {
+      const res = await call(envoy.baseUrl, envoy.caFile, 'GET', '/memories?user_id=acme:alice');
+      expect(res.status).toBe(503);
+      expect(authz.checks()).toBe(1);
+      expect(mem0.seen).toEqual([]);
+    } finally {
+      await stopAll(envoy, authz, mem0);
+    }
   });
 });
 
