@@ -13,7 +13,7 @@ import { ROUTES, type AnswerKind } from '../request/routes.js';
 import type { RouteId } from '../types.js';
 import { outcomeRow, type OutcomeFacts } from '../record.js';
 import { REASONS, type Reason } from '../reasons.js';
-import { decodeContext, METADATA_KEY, METADATA_NAMESPACE, type ResponseContext } from './context.js';
+import { CONTEXT_HEADER, decodeContext, METADATA_KEY, METADATA_NAMESPACE, type ResponseContext } from './context.js';
 import { filterAnswer } from './answer.js';
 import { checkContent, type ContentCheck } from '../content/check.js';
 import { jsonDepth, MAX_BODY_DEPTH } from '../request/parse.js';
@@ -162,7 +162,8 @@ export function createStreamProcessor(deps: ProcessorDeps): StreamProcessor {
     if (msg.request_headers) {
       sawRequest = true;
       const fields = msg.metadata_context?.filter_metadata?.[METADATA_NAMESPACE]?.fields;
-      const value = fields?.[METADATA_KEY];
+      // gRPC ext_authz sets `ctx`; the HTTP variant's header becomes metadata under its name.
+      const value = fields?.[METADATA_KEY] ?? fields?.[CONTEXT_HEADER];
       ctx = decodeContext(value?.stringValue ?? value?.string_value);
       // Reached Mem0's side of the chain without an ext_authz decision: never release.
       if (!ctx) {

@@ -102,7 +102,7 @@ describe('allowed requests', () => {
     await waitFor('access log lines', async () => envoy.accessLog().filter((l) => String(l.request_id).startsWith('req-log-')).length === 2, 5000);
     const lines = envoy.accessLog();
     const allowed = lines.find((l) => l.request_id === 'req-log-1')!;
-    expect(allowed).toMatchObject({ method: 'GET', path: '/memories/m-1', status: 404, response_flags: '-', tls_version: 'TLSv1.3', decision_id: 'dec-1' });
+    expect(allowed).toMatchObject({ method: 'GET', path: '/memories/m-1', status: 200, response_flags: '-', tls_version: 'TLSv1.3', decision_id: 'dec-1' });
     expect(allowed.upstream_host).toBe(`127.0.0.1:${mem0.port}`);
     expect(typeof allowed.duration_ms).toBe('number');
     const denied = lines.find((l) => l.request_id === 'req-log-2')!;

@@ -6,7 +6,7 @@ import { connect as http2Connect } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
-import { authorizationService } from '../../../src/grpc/protos.js';
+import { authorizationService, externalProcessorService } from '../../../src/grpc/protos.js';
 
 /** The parts of a CheckRequest these tests look at (proto-loader, keepCase). */
 export interface SeenCheck {
@@ -63,6 +63,18 @@ export async function startAuthzDouble(): Promise<AuthzDouble> {
       });
       if (mode === 'slow') setTimeout(allow, 1000);
       else allow();
+    },
+  });
+  // The response stage (ext_proc) on the same port, as the real service has it: this double
+  // continues every phase unchanged, so these tests see Envoy's own behaviour.
+  server.addService(externalProcessorService().service, {
+    Process(call: grpc.ServerDuplexStream<Record<string, unknown>, Record<string, unknown>>) {
+      call.on('data', (msg: Record<string, unknown>) => {
+        const phase = (['request_headers', 'response_headers', 'request_body', 'response_body'] as const).find((k) => msg[k] !== undefined && msg[k] !== null);
+        call.write(phase ? { [phase]: { response: { status: 'CONTINUE' } } } : { response_trailers: {} });
+      });
+      call.on('end', () => call.end());
+      call.on('error', () => undefined);
     },
   });
   const port = await new Promise<number>((resolve, reject) => {

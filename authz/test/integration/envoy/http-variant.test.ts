@@ -4,18 +4,21 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startEnvoy, type RunningEnvoy } from '../../../../testing/envoy.js';
 import { startMem0Standin, type Mem0Standin } from '../../../../testing/mem0-standin.js';
-import { call, clearRecords, startHttpAuthzDouble, stopAll, type SeenHttpCheck } from './helpers.js';
+import { call, clearRecords, startAuthzDouble, startHttpAuthzDouble, stopAll, type AuthzDouble, type SeenHttpCheck } from './helpers.js';
 
 let envoy: RunningEnvoy;
 let mem0: Mem0Standin;
 let authz: Awaited<ReturnType<typeof startHttpAuthzDouble>>;
+// The response stage (ext_proc) is gRPC in both variants: a pass-through double answers it.
+let processor: AuthzDouble;
 
 beforeAll(async () => {
   mem0 = await startMem0Standin();
   authz = await startHttpAuthzDouble();
-  envoy = await startEnvoy({ variant: 'http', authzGrpcPort: 1, authzHttpPort: authz.port, mem0Port: mem0.port });
+  processor = await startAuthzDouble();
+  envoy = await startEnvoy({ variant: 'http', authzGrpcPort: processor.port, authzHttpPort: authz.port, mem0Port: mem0.port });
 });
-afterAll(() => stopAll(envoy, authz, mem0));
+afterAll(() => stopAll(envoy, authz, processor, mem0));
 beforeEach(() => clearRecords(mem0, authz.checks));
 
 const send = (method: string, path: string, opts?: Parameters<typeof call>[4]) => call(envoy.baseUrl, envoy.caFile, method, path, opts);
