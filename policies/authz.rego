@@ -44,8 +44,9 @@ global_routes := {r | some r, p in route_permission; p == "platform_admin"}
 owner_routes := {"memories.get", "memories.history", "memories.update", "memories.delete"}
 
 # Routes that must name at least one entity id (Mem0 answers 400 otherwise; without one a
-# search or write could not be tenant-checked).
-entity_required_routes := {"memories.create", "memories.bulk_delete", "search"}
+# search or write could not be tenant-checked). A list naming none is memories.list_all (the
+# parser's doing); here too, in depth, in case an input says otherwise.
+entity_required_routes := {"memories.create", "memories.list", "memories.bulk_delete", "search"}
 
 # Routes whose body is memory content (content rules apply).
 content_routes := {"memories.create", "memories.update"}

@@ -45,7 +45,7 @@ interface RouteSpec {
 
 export const ROUTES: Record<RouteId, RouteSpec> = {
   'memories.create': { method: 'POST', path: '/memories', action: 'write', perm: 'write', entityRequired: true, content: true, source: 'body' },
-  'memories.list': { method: 'GET', path: '/memories', action: 'read', perm: 'read', source: 'query' },
+  'memories.list': { method: 'GET', path: '/memories', action: 'read', perm: 'read', entityRequired: true, source: 'query' },
   'memories.list_all': { method: 'GET', path: '/memories', action: 'platform', perm: 'platform_admin', global: true },
   'memories.get': { method: 'GET', path: '/memories/m-1', action: 'read', perm: 'read', owner: true },
   'memories.history': { method: 'GET', path: '/memories/m-1/history', action: 'read', perm: 'read', owner: true },

@@ -98,10 +98,10 @@ describe('denied requests never reach Mem0', () => {
 
   it('unknown route → 403 unknown_route', async () => {
     const token = await stack.token({ tenant: 'acme', roles: ['admin'] });
-    const r = await req({ method: 'GET', path: '/docs', token });
+    const r = await req({ method: 'GET', path: '/admin', token });
     expect(r.status).toBe(403);
     expect(r.json()).toMatchObject({ error: 'deny', reason: 'unknown_route' });
-    expect(reached('/docs')).toBe(0);
+    expect(reached('/admin')).toBe(0);
   });
 
   it('a body over 1 MiB is refused by Envoy with 413 and never reaches Mem0', async () => {

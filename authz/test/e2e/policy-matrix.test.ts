@@ -25,9 +25,11 @@ interface MatrixCase {
 const matrix = JSON.parse(readFileSync(join(ROOT, 'policies/matrix.json'), 'utf8')).mem0gov_matrix as { data: unknown; cases: MatrixCase[] };
 
 const SCOPES = new Set(['own-tenant', 'other-tenant', 'phi', 'phi-other-tenant', 'phi-in-body', 'break-glass-admin', 'missing', 'no-entity']);
-// `/entities/user/` (no id) is not a request HTTP can make distinct from an unknown route.
+// `/entities/user/` (no id) is not a request HTTP can make distinct from an unknown route, and a
+// GET /memories naming no entity is memories.list_all (its own cases), never memories.list.
 const cases = matrix.cases.filter(
-  (c) => SCOPES.has(c.scenario.scope) && c.scenario.route !== 'bogus.route' && !(c.scenario.scope === 'no-entity' && c.scenario.route === 'entities.delete'),
+  (c) => SCOPES.has(c.scenario.scope) && c.scenario.route !== 'bogus.route'
+    && !(c.scenario.scope === 'no-entity' && (c.scenario.route === 'entities.delete' || c.scenario.route === 'memories.list')),
 );
 
 let stack: Stack;
@@ -80,6 +82,20 @@ function httpRequest(c: MatrixCase, memoryId: string | undefined): { method: str
       return { method: 'POST', path: `/search${qs}`, body: { query: 'tea', ...body } };
     case 'entities.delete':
       return { method: 'DELETE', path: r.path };
+    case 'memories.list_all':
+      return { method: 'GET', path: '/memories' };
+    case 'entities.list':
+    case 'configure.get':
+    case 'configure.providers':
+    case 'requests.list':
+    case 'docs':
+      return { method: 'GET', path: r.path };
+    case 'reset':
+      return { method: 'POST', path: '/reset' };
+    case 'instructions.generate':
+      return { method: 'POST', path: '/generate-instructions', body: { use_case: 'a support agent' } };
+    case 'mem0.account':
+      return { method: 'POST', path: '/auth/login', body: { email: 'a@example.com', password: 'x' } };
     default:
       return { method: r.method, path: r.path, body: {} };
   }
