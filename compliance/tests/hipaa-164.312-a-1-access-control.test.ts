@@ -47,4 +47,21 @@ describe('164.312(a)(1) access control', () => {
     // Owner lookups are GETs by authz itself; only the allowed request adds a forwarded GET.
     expect(c.stack.mem0!.requests.slice(before).filter((q) => q.headers['x-mem0-gov-decision-id'] !== undefined)).toHaveLength(1);
   });
+
+  it('PHI never leaves Mem0 for a caller without phi: list and search answers withhold it (response stage)', async () => {
+    const m = c.stack.mem0!.seed({ memory: 'pat diagnosis: diabetes', user_id: 'acme:pat2', metadata: { classification: 'phi' } });
+    c.stack.mem0!.seed({ memory: 'pat likes tea', user_id: 'acme:pat2' });
+    const reader = await c.stack.token({ tenant: 'acme', roles: ['agent-reader'] });
+    const list = await c.req({ path: '/memories?user_id=acme:pat2', token: reader });
+    const search = await c.req({ method: 'POST', path: '/search', token: reader, body: { query: 'pat diagnosis tea', filters: { user_id: 'acme:pat2' }, threshold: 0 } });
+    for (const r of [list, search]) {
+      expect(r.status).toBe(200);
+      expect(r.text).toContain('likes tea');
+      expect(r.text).not.toContain('diabetes');
+      expect(r.text).not.toContain(m.id);
+    }
+    const phiReader = await c.stack.token({ tenant: 'acme', roles: ['agent-reader', 'phi-reader'] });
+    const full = await c.req({ path: '/memories?user_id=acme:pat2', token: phiReader });
+    expect(full.text).toContain('diabetes');
+  });
 });

@@ -13,10 +13,20 @@ describe('CC6.1 logical access security', () => {
     expect(c.mem0Count()).toBe(before);
   });
 
+  it('Mem0\'s own account routes are denied to everyone', async () => {
+    const token = await c.stack.token({ tenant: 'platform', roles: ['platform-admin', 'admin'] });
+    const before = c.mem0Count();
+    for (const [method, path] of [['POST', '/auth/login'], ['GET', '/auth/me'], ['POST', '/api-keys'], ['DELETE', '/api-keys/k1']] as const) {
+      const r = await c.req({ method, path, token, ...(method === 'POST' ? { body: {} } : {}) });
+      expect([r.status, r.json().reason], path).toEqual([403, 'mem0_account_route']);
+    }
+    expect(c.mem0Count()).toBe(before);
+  });
+
   it('routes outside the governed table are denied by default, even for an admin', async () => {
     const token = await c.stack.token({ tenant: 'acme', roles: ['admin'] });
     const before = c.mem0Count();
-    for (const path of ['/docs', '/openapi.json', '/memories/x/y/z']) {
+    for (const path of ['/admin', '/v1/memories', '/memories/x/y/z']) {
       const r = await c.req({ path, token });
       expect(r.status, path).toBe(403);
       expect(r.json(), path).toMatchObject({ error: 'deny', reason: 'unknown_route' });

@@ -27,9 +27,20 @@ describe('CC6.3 least privilege', () => {
     expect(await statuses([])).toEqual([403, 403, 403]);
   });
 
-  it('listing every memory (no entity id) is admin-only', async () => {
-    const writer = await c.req({ path: '/memories', token: await c.stack.token({ tenant: 'acme', roles: ['agent-writer'] }) });
-    expect(writer.status).toBe(403);
-    expect(writer.json()).toMatchObject({ reason: 'list_requires_admin' });
+  it('listing every memory (no entity id: every tenant) is the platform\'s, never a tenant admin\'s', async () => {
+    for (const roles of [['agent-writer'], ['admin']]) {
+      const r = await c.req({ path: '/memories', token: await c.stack.token({ tenant: 'acme', roles }) });
+      expect([r.status, r.json().reason], roles.join()).toEqual([403, 'platform_admin_required']);
+    }
+    const platform = await c.req({ path: '/memories', token: await c.stack.token({ tenant: 'platform', roles: ['platform-admin'] }) });
+    expect(platform.status).toBe(200);
+  });
+
+  it('global settings and Mem0\'s request log are the platform\'s too', async () => {
+    const admin = await c.stack.token({ tenant: 'acme', roles: ['admin'] });
+    for (const [method, path] of [['POST', '/configure'], ['GET', '/configure'], ['GET', '/configure/providers'], ['GET', '/requests']] as const) {
+      const r = await c.req({ method, path, token: admin, ...(method === 'POST' ? { body: {} } : {}) });
+      expect([r.status, r.json().reason], path).toEqual([403, 'platform_admin_required']);
+    }
   });
 });
