@@ -125,7 +125,7 @@ export function createPipeline(deps: PipelineDeps): (raw: RawCheck) => Promise<O
       try {
         content = timed('content', () => checkContent(pd.content, req.body!));
       } catch (err) {
-        return fail(stop('content_rules_invalid', {}, err));
+        return fail(err instanceof PipelineStop ? err : stop('content_rules_invalid', {}, err));
       }
       // Types and counts only: the rewritten body is the response stage's to produce.
       ctx = { ...ctx, content: { mode: content.mode, action: content.action, findings: content.findings } };

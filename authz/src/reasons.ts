@@ -93,6 +93,7 @@ export const REASONS = {
   custom_prompt_not_allowed: policy403,
   raw_storage_not_allowed: policy403,
   content_blocked: { decision: 'deny', status: 422, stage: 'policy' },
+  content_too_large: { decision: 'invalid_request', status: 413, stage: 'policy' },
   policy_error: policy403,
   policy_eval_failed: { decision: 'error', status: 503, stage: 'policy' },
   policy_load_failed: { decision: 'error', status: 503, stage: 'policy' },

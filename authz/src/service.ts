@@ -103,14 +103,14 @@ export async function startService(env: Env, opts: { logger?: Logger; clock?: ()
   probe.unref();
   logger.info({ grpcPort: grpcServer.port, httpPort: httpServer.port, policyRevision: policy.revision() }, 'mem0-gov authz ready');
 
-  return {
+  const handle: ServiceHandle = {
     config,
     grpcPort: grpcServer.port,
     httpPort: httpServer.port,
     logger,
     async abort() {
       grpcServer.server.forceShutdown();
-      await this.stop(0);
+      await handle.stop(0);
     },
     async stop(drainMs = config.drainSeconds * 1000) {
       draining = true;
@@ -125,4 +125,5 @@ export async function startService(env: Env, opts: { logger?: Logger; clock?: ()
       redis.disconnect();
     },
   };
+  return handle;
 }

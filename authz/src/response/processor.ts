@@ -18,6 +18,7 @@ import { filterAnswer } from './answer.js';
 import { checkContent, type ContentCheck } from '../content/check.js';
 import { jsonDepth, MAX_BODY_DEPTH } from '../request/parse.js';
 import * as metrics from '../metrics.js';
+import { PipelineStop } from '../errors.js';
 
 /** Largest Mem0 answer the stage parses (1000 memories are well under 1 MiB). */
 export const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
@@ -190,8 +191,10 @@ export function createStreamProcessor(deps: ProcessorDeps): StreamProcessor {
       if (!parsed.ok || parsed.value === null || typeof parsed.value !== 'object' || Array.isArray(parsed.value)) return continueWith('request_body');
       try {
         content = checkContent(ctx.content, parsed.value as Record<string, unknown>);
-      } catch {
-        return immediate('content_rules_invalid', ctx);
+      } catch (err) {
+        // ext_authz ran the same rules on the same body first; this only happens if the policy
+        // changed in between. Never forward unchecked text.
+        return immediate(err instanceof PipelineStop && err.reason === 'content_too_large' ? 'content_too_large' : 'content_rules_invalid', ctx);
       }
       if (content.action === 'blocked') return immediate('internal_error', ctx); // ext_authz refuses these first
       if (content.body === undefined) return continueWith('request_body');
