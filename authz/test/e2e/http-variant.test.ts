@@ -42,4 +42,18 @@ describe('HTTP-service ext_authz variant', () => {
     expect(write.json()).toMatchObject({ reason: 'role_missing' });
     expect(stack.mem0!.requests.length).toBe(before);
   });
+
+  it('the response stage works the same: PHI withheld from a list, the context header never reaches Mem0', async () => {
+    stack.mem0!.seed({ memory: 'plain tea note', user_id: 'acme:hv' });
+    stack.mem0!.seed({ memory: 'diagnosis asthma', user_id: 'acme:hv', metadata: { phi: true } });
+    const token = await stack.token({ tenant: 'acme', roles: ['agent-reader'] });
+    const before = stack.mem0!.requests.length;
+    const r = await req({ method: 'GET', path: '/memories?user_id=acme:hv', token });
+    expect(r.status).toBe(200);
+    expect(r.text).toContain('plain tea note');
+    expect(r.text).not.toContain('asthma');
+    const seen = stack.mem0!.requests.slice(before).find((q) => q.path === '/memories')!;
+    expect(seen.headers['x-mem0-gov-ctx']).toBeUndefined();
+    expect(r.headers['x-mem0-gov-ctx']).toBeUndefined();
+  });
 });
