@@ -1,10 +1,10 @@
 // Durations as operators type them: `90s`, `30m`, `4h`, `30d`, or a bare number of seconds.
 
+import { UNIT_MS } from '../ratelimit/rate.js';
+
 export class DurationFormatError extends Error {
   readonly reason = 'invalid_duration';
 }
-
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 export function parseDuration(input: string): number {
   const m = /^\s*(\d+)\s*([smhd]?)\s*$/i.exec(input);
@@ -17,7 +17,8 @@ export function parseDuration(input: string): number {
 }
 
 export function formatDuration(ms: number): string {
-  for (const [u, f] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000]] as const) {
+  for (const u of ['d', 'h', 'm'] as const) {
+    const f = UNIT_MS[u]!;
     if (ms % f === 0) return `${ms / f}${u}`;
   }
   return `${Math.ceil(ms / 1000)}s`;

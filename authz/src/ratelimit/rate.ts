@@ -10,7 +10,8 @@ export interface Rate {
   text: string;
 }
 
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** Milliseconds per unit letter, for rates (`600/m`) and durations (`30m`, gate/duration.ts). */
+export const UNIT_MS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const MAX = 1_000_000_000;
 
 export class RateFormatError extends Error {
