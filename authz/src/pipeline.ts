@@ -240,6 +240,7 @@ function responseContext(ctx: DecisionContext, pd: PolicyDecision): ResponseCont
     answer: pd.answer!,
     content: pd.content ?? null,
     decidedAtMs: ctx.nowMs,
+    phi: pd.phi === true || req.phiInBody,
   };
   if (req.memoryId !== undefined) c.memoryId = req.memoryId;
   if (ctx.owner !== undefined) c.owner = ctx.owner;

@@ -5,7 +5,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { AuditEvent, DecisionValue, Identity, Mem0Request, MemoryOwner, PolicyDecision, RowKind } from './types.js';
 import type { RawCheck } from './request/parse.js';
-import { bodyDigest } from './request/parse.js';
+import { bodyDigest, describeForAudit } from './request/parse.js';
 import { jcs } from './audit/jcs.js';
 
 /** What the pipeline knows about one request when it decides; each field set by its stage. */
@@ -114,6 +114,9 @@ export function decisionRow(ctx: DecisionContext, r: DecisionResult, latencyMs: 
   // Audit-only reasons the caller must not see (a 404 that hides another tenant's memory).
   for (const extra of pd?.audit_reasons ?? []) if (!reasons.includes(extra)) reasons.push(extra);
   const req = ctx.req;
+  // A request that did not parse is still described as far as it can be read: whose memories
+  // a refused bulk delete named, which memory a refused update addressed.
+  const seen = req === undefined ? describeForAudit(ctx.raw) : undefined;
   return row({
     kind: 'decision',
     eventId: ctx.decisionId,
@@ -123,11 +126,11 @@ export function decisionRow(ctx: DecisionContext, r: DecisionResult, latencyMs: 
     status: r.status,
     ...(ctx.identity ? { identity: ctx.identity } : {}),
     action: req?.action ?? null,
-    route: req?.route ?? null,
+    route: req?.route ?? seen?.route ?? null,
     method: ctx.raw.method.toUpperCase(),
     path: auditPath(req?.path ?? ctx.raw.path),
-    entityIds: [...(req?.entities ?? []).map((e) => `${e.kind}=${e.id}`), ...ownerIds(ctx.owner)],
-    memoryId: req?.memoryId ?? null,
+    entityIds: [...(req?.entities ?? []).map((e) => `${e.kind}=${e.id}`), ...(seen?.entityIds ?? []), ...ownerIds(ctx.owner)],
+    memoryId: req?.memoryId ?? seen?.memoryId ?? null,
     sourceIp: ctx.raw.sourceIp,
     requestId: ctx.raw.requestId,
     policyRevision: pd?.revision ?? ctx.policyRevision,

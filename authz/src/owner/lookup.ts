@@ -107,22 +107,20 @@ export function createOwnerLookup(deps: OwnerLookupDeps): OwnerLookup {
       log.warn({ err: (err as Error).message, requestId }, 'owner cache read failed; asking mem0');
     }
     if (cached !== undefined) return cached;
+    // A memory deleted through mem0-gov stays deleted (ids are never reused): its tombstone
+    // answers without asking Mem0.
+    try {
+      const tomb = fromCache(await deps.redis.get(tombstoneKey(memoryId)), true);
+      if (tomb !== undefined) return tomb;
+    } catch (err) {
+      log.warn({ err: (err as Error).message, requestId }, 'tombstone read failed; asking mem0');
+    }
     let owner: MemoryOwner;
     try {
       owner = await fetchOwner(memoryId, requestId);
     } catch (err) {
       log.error({ err: (err as Error).message, requestId, memoryId }, 'owner lookup failed');
       throw err;
-    }
-    if (!owner.exists) {
-      // Gone from Mem0: if mem0-gov allowed its deletion, it knows whose it was.
-      try {
-        const tomb = fromCache(await deps.redis.get(tombstoneKey(memoryId)), true);
-        if (tomb !== undefined) return tomb;
-      } catch (err) {
-        log.warn({ err: (err as Error).message, requestId }, 'tombstone read failed');
-      }
-      return owner;
     }
     // Only existing memories are cached: a "not found" may be a memory about to be created.
     if (owner.exists && deps.ttlSeconds > 0) {

@@ -33,9 +33,12 @@ const MAX_FILTER_DEPTH = 8;
 export const MAX_BODY_DEPTH = 32;
 /** Mem0's own bound on GET /memories top_k; applied to search too (Mem0 has none there). */
 export const MAX_TOP_K = 1000;
-const MEMORY_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+// Mem0 names every memory with a UUID (uuid4); anything else it answers with a 502 from its
+// database, which would reach the caller as our owner_lookup_failed. Refuse it as what it is.
+const MEMORY_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // Printable, no control characters (which Mem0 would store and echo into logs).
 const CONTROL = /[\u0000-\u001f\u007f]/;
+const CONTROL_G = /[\u0000-\u001f\u007f]/g;
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
 /** sha256 hex of the raw body: what audit records instead of the content. */
@@ -367,4 +370,31 @@ export function parseCheck(raw: RawCheck, opts: ParseOptions): Mem0Request {
   const ua = raw.headers['user-agent'];
   if (ua !== undefined) req.userAgent = ua;
   return req;
+}
+
+/**
+ * For the audit row of a request that failed to parse: the route, memory id and query entity
+ * ids it would have named, as far as they can be read. Never throws; never used to decide.
+ */
+export function describeForAudit(raw: RawCheck): { route?: string; memoryId?: string; entityIds: string[] } {
+  const q = raw.path.indexOf('?');
+  const out: { route?: string; memoryId?: string; entityIds: string[] } = { entityIds: [] };
+  try {
+    const match = matchRoute(raw.method.toUpperCase(), pathSegments(q === -1 ? raw.path : raw.path.slice(0, q)));
+    if (match) {
+      out.route = match.route;
+      if (match.memoryId !== undefined) out.memoryId = match.memoryId.slice(0, 128).replace(CONTROL_G, '?');
+    }
+  } catch {
+    // the path itself is what was malformed
+  }
+  try {
+    for (const [k, v] of new URLSearchParams(q === -1 ? '' : raw.path.slice(q + 1))) {
+      if ((ENTITY_KINDS as readonly string[]).includes(k)) out.entityIds.push(`${k}=${v.slice(0, MAX_ENTITY_ID).replace(CONTROL_G, '?')}`);
+      if (out.entityIds.length >= 16) break;
+    }
+  } catch {
+    // unreadable query: nothing to add
+  }
+  return out;
 }

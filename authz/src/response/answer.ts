@@ -80,6 +80,8 @@ export interface AnswerInput {
   phiLabels: readonly string[];
   /** The addressed memory (history, get). */
   memoryId?: string;
+  /** A write that carries PHI (labelled, or flagged by content rules): its echo is PHI too. */
+  writePhi?: boolean;
   owner?: MemoryOwner;
 }
 
@@ -129,6 +131,10 @@ export function filterAnswer(a: AnswerInput): AnswerResult {
     }
     case 'entities': {
       if (!Array.isArray(a.body)) return none;
+      // Mem0 counts every memory of an entity, PHI included, and dates them by the newest: to a
+      // caller who may not see PHI, those numbers would tell that hidden memories exist, how
+      // many and when. They get the entity without them (null, as Mem0 has for no memory).
+      const blind = (e: unknown): unknown => (a.rules.phi_allowed || !isObject(e) ? e : { ...e, total_memories: null, created_at: null, updated_at: null });
       const kept: unknown[] = [];
       const r = { ...none, withheldCrossTenant: [] as string[], returnedIds: [] as string[] };
       for (const e of a.body) {
@@ -137,16 +143,17 @@ export function filterAnswer(a: AnswerInput): AnswerResult {
           r.withheldCrossTenant.push(id ?? '?');
           continue;
         }
-        kept.push(e);
+        kept.push(blind(e));
         r.returned++;
       }
-      const changed = kept.length !== a.body.length;
+      const changed = kept.length !== a.body.length || !a.rules.phi_allowed;
       return { ...r, body: changed ? kept : a.body, changed };
     }
     case 'created': {
+      // The writer's own text comes back: released PHI when the write was PHI.
       const results = isObject(a.body) && Array.isArray(a.body.results) ? a.body.results : [];
       const ids = results.filter(isObject).map(memId);
-      return { ...none, affected: results.length, returnedIds: ids };
+      return { ...none, affected: results.length, returnedIds: ids, phiReleased: a.writePhi === true && results.length > 0 };
     }
     case 'none':
       return none;

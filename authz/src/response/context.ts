@@ -19,6 +19,8 @@ export interface ResponseContext extends OutcomeContext {
   owner?: MemoryOwner;
   /** When the decision was made (ms since epoch): outcome latency is measured from here. */
   decidedAtMs: number;
+  /** The decision's PHI flag (a PHI-labelled write, or a PHI memory addressed). */
+  phi: boolean;
 }
 
 export function encodeContext(c: ResponseContext): string {

@@ -246,6 +246,7 @@ export function createStreamProcessor(deps: ProcessorDeps): StreamProcessor {
         phiLabels: deps.phiLabels,
         ...(ctx.memoryId !== undefined ? { memoryId: ctx.memoryId } : {}),
         ...(ctx.owner !== undefined ? { owner: ctx.owner } : {}),
+        writePhi: ctx.phi === true || content?.action === 'flagged',
       });
       const reasons: string[] = [];
       if (f.withheldPhi.length > 0) {

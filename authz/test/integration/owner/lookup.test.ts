@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createOwnerLookup, ownerCacheKey, type OwnerLookupDeps } from '../../../src/owner/lookup.js';
+import { createOwnerLookup, ownerCacheKey, tombstoneKey, type OwnerLookupDeps } from '../../../src/owner/lookup.js';
 import { startMem0Standin } from '../../../../testing/mem0-standin.js';
 import { startRedis, type RedisHandle } from '../../../../testing/redis.js';
 import { freePort } from '../../../../testing/tools.js';
@@ -93,6 +93,25 @@ describe('owner lookup', () => {
     expect(await l.lookup('m-null', 'r')).toEqual({ exists: false, phi: false });
     await new Promise((r) => setTimeout(r, 20));
     expect(await redis.exists(ownerCacheKey('m-missing'), ownerCacheKey('m-null'))).toBe(0);
+  });
+
+  it('evict forgets the cached owner; a tombstone keeps the owner of a deleted memory without asking Mem0', async () => {
+    const l = lookup();
+    const owner = await l.lookup('m-plain', 'r');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await redis.exists(ownerCacheKey('m-plain'))).toBe(1);
+    await l.tombstone('m-plain', owner);
+    await l.evict('m-plain');
+    expect(await redis.exists(ownerCacheKey('m-plain'))).toBe(0);
+    const raw = await redis.get(tombstoneKey('m-plain'));
+    expect(JSON.parse(raw!)).toEqual({ exists: true, phi: false, user_id: 'acme:alice', agent_id: 'acme:bot' });
+    expect(await redis.ttl(tombstoneKey('m-plain'))).toBe(-1); // kept as long as Mem0 keeps the history
+    hits = [];
+    expect(await l.lookup('m-plain', 'r')).toEqual({ exists: false, deleted: true, user_id: 'acme:alice', agent_id: 'acme:bot', phi: false });
+    expect(hits).toHaveLength(0);
+    // a memory that never existed gets no tombstone
+    await l.tombstone('m-missing', { exists: false, phi: false });
+    expect(await redis.exists(tombstoneKey('m-missing'))).toBe(0);
   });
 
   it('sends X-API-Key only when configured, and URL-encodes the id', async () => {

@@ -35,16 +35,16 @@ const get = (path: string, auth = 'Bearer t'): RawCheck => ({ method: 'GET', pat
 describe('pipeline', () => {
   it('runs the stages in DESIGN order and audits before answering', async () => {
     const d = deps();
-    const out = await createPipeline(d)(get('/memories/m-1'));
+    const out = await createPipeline(d)(get('/memories/0b6f2c1e-1111-4a4a-9c9c-123456789abc'));
     expect(d.calls).toEqual(['authenticate', 'gate', 'owner', 'policy', 'audit']);
     expect(out.decision).toBe('allow');
-    expect(d.events[0]).toMatchObject({ decision: 'allow', actor_sub: 'alice', tenant: 'acme', memory_id: 'm-1', route: 'memories.get', policy_revision: 'rev-1', event_id: out.decisionId, session: 's1' });
+    expect(d.events[0]).toMatchObject({ decision: 'allow', actor_sub: 'alice', tenant: 'acme', memory_id: '0b6f2c1e-1111-4a4a-9c9c-123456789abc', route: 'memories.get', policy_revision: 'rev-1', event_id: out.decisionId, session: 's1' });
     expect(d.inputs[0]!.now_ms).toBe(1_700_000_000_000);
   });
 
   it('stops at the first failing stage and still audits it', async () => {
     const d = deps();
-    const out = await createPipeline(d)(get('/memories/m-1', ''));
+    const out = await createPipeline(d)(get('/memories/0b6f2c1e-1111-4a4a-9c9c-123456789abc', ''));
     expect(d.calls).toEqual(['authenticate', 'audit']);
     expect(out).toMatchObject({ decision: 'unauthenticated', reason: 'token_missing', status: 401 });
     expect(d.events[0]).toMatchObject({ decision: 'unauthenticated', reasons: ['token_missing'], actor_sub: null });
@@ -72,7 +72,7 @@ describe('pipeline', () => {
   it('fails closed with 503 when the audit cannot be made durable', async () => {
     const d = deps();
     d.audit = { append: async () => { throw new Error('pg down and spool full'); }, close: async () => undefined };
-    const out = await createPipeline(d)(get('/memories/m-1'));
+    const out = await createPipeline(d)(get('/memories/0b6f2c1e-1111-4a4a-9c9c-123456789abc'));
     expect(out).toMatchObject({ decision: 'error', reason: 'audit_unavailable', status: 503 });
     expect(out.verdict.allowed).toBe(false);
   });
@@ -80,7 +80,7 @@ describe('pipeline', () => {
   it('an owner lookup failure is a 503 error, never an allow', async () => {
     const d = deps();
     d.owners = { ...d.owners, lookup: async () => { throw Object.assign(new Error('mem0 down'), { reason: 'owner_lookup_failed' }); } };
-    const out = await createPipeline(d)(get('/memories/m-1'));
+    const out = await createPipeline(d)(get('/memories/0b6f2c1e-1111-4a4a-9c9c-123456789abc'));
     expect(out).toMatchObject({ decision: 'error', reason: 'owner_lookup_failed', status: 503 });
     expect(d.events[0]!.decision).toBe('error');
   });
@@ -109,10 +109,21 @@ describe('pipeline', () => {
     d.owners = { ...d.owners, lookup: async () => { throw new Error('boom with Bearer SECRET.TOKEN.VALUE'); } };
     const body = new TextEncoder().encode(JSON.stringify({ user_id: 'acme:a', messages: [{ role: 'user', content: 'my diagnosis is X' }] }));
     await createPipeline(d)({ method: 'POST', path: '/memories', sourceIp: '192.0.2.1', requestId: 'rid', headers: { authorization: 'Bearer SECRET.TOKEN.VALUE', 'content-type': 'application/json' }, body });
-    await createPipeline(d)({ ...get('/memories/m-1', 'Bearer SECRET.TOKEN.VALUE') });
+    await createPipeline(d)({ ...get('/memories/0b6f2c1e-1111-4a4a-9c9c-123456789abc', 'Bearer SECRET.TOKEN.VALUE') });
     const all = lines.join('');
     expect(all).toContain('"decision"');
     expect(all).not.toContain('SECRET.TOKEN');
     expect(all).not.toContain('diagnosis');
+  });
+
+  it('a request refused while parsing is still described for the auditor: route, entity ids, memory id', async () => {
+    const d = deps();
+    const bulk = await createPipeline(d)({ ...get('/memories?user_id=acme:alice&memory_ids=x'), method: 'DELETE' });
+    expect(bulk).toMatchObject({ decision: 'invalid_request', reason: 'unsupported_parameter' });
+    expect(d.events[0]).toMatchObject({ route: 'memories.bulk_delete', entity_ids: ['user_id=acme:alice'], actor_sub: 'alice' });
+    const id = '0b6f2c1e-1111-4a4a-9c9c-123456789abc';
+    const put = await createPipeline(d)({ ...get(`/memories/${id}`), method: 'PUT', headers: { authorization: 'Bearer t', 'content-type': 'application/json' }, body: new TextEncoder().encode('{"data":"x"}') });
+    expect(put).toMatchObject({ reason: 'update_field_required' });
+    expect(d.events[1]).toMatchObject({ route: 'memories.update', memory_id: id });
   });
 });

@@ -31,8 +31,8 @@ describe('route table (DESIGN)', () => {
     ['GET', '/memories?user_id=acme:u', 'memories.list', 'read'],
     ['GET', '/memories/0b6f2c1e-1111-4a4a-9c9c-123456789abc', 'memories.get', 'read'],
     ['GET', '/memories/0b6f2c1e-1111-4a4a-9c9c-123456789abc/history', 'memories.history', 'read'],
-    ['PUT', '/memories/m1', 'memories.update', 'write', { text: 'x' }],
-    ['DELETE', '/memories/m1', 'memories.delete', 'delete'],
+    ['PUT', '/memories/0b6f2c1e-1111-4a4a-9c9c-123456789abc', 'memories.update', 'write', { text: 'x' }],
+    ['DELETE', '/memories/0b6f2c1e-1111-4a4a-9c9c-123456789abc', 'memories.delete', 'delete'],
     ['DELETE', '/memories?user_id=acme:u', 'memories.bulk_delete', 'bulk_delete'],
     ['POST', '/search', 'search', 'read', { query: 'q', user_id: 'acme:u' }],
     ['POST', '/reset', 'reset', 'platform', {}],
@@ -67,10 +67,10 @@ describe('route table (DESIGN)', () => {
 
   it.each([
     ['GET', '/admin'],
-    ['PATCH', '/memories/m1'],
-    ['POST', '/memories/m1'],
+    ['PATCH', '/memories/0b6f2c1e-1111-4a4a-9c9c-123456789abc'],
+    ['POST', '/memories/0b6f2c1e-1111-4a4a-9c9c-123456789abc'],
     ['GET', '/search'],
-    ['GET', '/memories/m1/history/extra'],
+    ['GET', '/memories/0b6f2c1e-1111-4a4a-9c9c-123456789abc/history/extra'],
     ['POST', '/entities/user/x'],
     ['POST', '/docs'],
     ['GET', '/auth'],
@@ -169,9 +169,11 @@ describe('entity ids: every place a request can name one', () => {
     expect(stop(() => parseCheck(raw('GET', '/memories?user_id=acme:u&user_id=globex:v'), opts)).reason).toBe('duplicate_parameter');
   });
 
-  it('memory ids must look like ids', () => {
+  it('memory ids must look like ids (Mem0 names memories with UUIDs)', () => {
     expect(stop(() => parseCheck(raw('GET', '/memories/' + 'a'.repeat(200)), opts)).reason).toBe('invalid_memory_id');
     expect(stop(() => parseCheck(raw('GET', '/memories/-x'), opts)).reason).toBe('invalid_memory_id');
+    expect(stop(() => parseCheck(raw('GET', '/memories/not-a-uuid/history'), opts)).reason).toBe('invalid_memory_id');
+    expect(parseCheck(raw('GET', '/memories/0B6F2C1E-1111-4A4A-9C9C-123456789ABC'), opts).memoryId).toBe('0B6F2C1E-1111-4A4A-9C9C-123456789ABC');
   });
 });
 
@@ -245,7 +247,7 @@ describe('destructive routes: what Mem0 would silently ignore is refused', () =>
   });
   it.each([
     ['DELETE', '/memories?user_id=acme:alice', { memory_ids: ['m1'] }],
-    ['DELETE', '/memories/m1', { only: 'this' }],
+    ['DELETE', '/memories/0b6f2c1e-1111-4a4a-9c9c-123456789abc', { only: 'this' }],
     ['DELETE', '/entities/user/acme:u', { cascade: false }],
     ['POST', '/reset', { tenant: 'acme' }],
   ])('%s %s with a body Mem0 ignores → unexpected_body', (method, path, body) => {
@@ -255,7 +257,7 @@ describe('destructive routes: what Mem0 would silently ignore is refused', () =>
     expect(parseCheck(raw('POST', '/reset', {}), opts).route).toBe('reset');
   });
   it('query parameters on DELETE /memories/{id} and /entities are refused too', () => {
-    expect(stop(() => parseCheck(raw('DELETE', '/memories/m1?user_id=acme:u'), opts)).reason).toBe('unsupported_parameter');
+    expect(stop(() => parseCheck(raw('DELETE', '/memories/0b6f2c1e-1111-4a4a-9c9c-123456789abc?user_id=acme:u'), opts)).reason).toBe('unsupported_parameter');
     expect(stop(() => parseCheck(raw('DELETE', '/entities/user/acme:u?x=1'), opts)).reason).toBe('unsupported_parameter');
   });
 });
@@ -305,8 +307,8 @@ describe('options that change what Mem0 does reach policy, validated', () => {
     expect(stop(() => parseCheck(raw('POST', '/search', { query: 'q', user_id: 'acme:u', top_k: 100000 }), opts)).reason).toBe('invalid_parameter');
   });
   it('update: one of text, metadata, expiration_date (Mem0 400s otherwise; `data` is not an alias)', () => {
-    expect(parseCheck(raw('PUT', '/memories/m1', { metadata: { tag: 'a' } }), opts).options.update_fields).toEqual(['metadata']);
-    expect(stop(() => parseCheck(raw('PUT', '/memories/m1', { data: 'x' }), opts)).reason).toBe('update_field_required');
+    expect(parseCheck(raw('PUT', '/memories/0b6f2c1e-1111-4a4a-9c9c-123456789abc', { metadata: { tag: 'a' } }), opts).options.update_fields).toEqual(['metadata']);
+    expect(stop(() => parseCheck(raw('PUT', '/memories/0b6f2c1e-1111-4a4a-9c9c-123456789abc', { data: 'x' }), opts)).reason).toBe('update_field_required');
   });
 });
 

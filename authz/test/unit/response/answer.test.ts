@@ -68,10 +68,23 @@ describe('one memory, history, entities, writes', () => {
 
   it('GET /entities: only the caller\'s tenant (prefix rule: acmex:1 is not acme\'s, nor is acme:)', () => {
     const ents = [{ id: 'acme:alice', type: 'user' }, { id: 'globex:bob', type: 'user' }, { id: 'acmex:1', type: 'agent' }, { id: 'acme:', type: 'run' }];
-    const r = filterAnswer({ kind: 'entities', body: ents, rules: acme, phiLabels: labels });
+    const r = filterAnswer({ kind: 'entities', body: ents, rules: acmePhi, phiLabels: labels });
     expect(r.body).toEqual([ents[0]]);
     expect(r.withheldCrossTenant).toEqual(['globex:bob', 'acmex:1', 'acme:']);
     expect(filterAnswer({ kind: 'entities', body: ents, rules: { tenant_prefixes: ['acme:', 'acmex:'], phi_allowed: false }, phiLabels: labels }).returned).toBe(2);
+  });
+
+  it('GET /entities: counts and dates only for callers who may see every memory they count (phi)', () => {
+    const ents = [{ id: 'acme:alice', type: 'user', total_memories: 4, created_at: 'c', updated_at: 'u' }];
+    expect(filterAnswer({ kind: 'entities', body: ents, rules: acme, phiLabels: labels }).body)
+      .toEqual([{ id: 'acme:alice', type: 'user', total_memories: null, created_at: null, updated_at: null }]);
+    expect(filterAnswer({ kind: 'entities', body: ents, rules: acmePhi, phiLabels: labels }).body).toEqual(ents);
+  });
+
+  it('a PHI write echoed back counts as PHI released', () => {
+    const body = { results: [{ id: 'a', memory: 'diagnosis', event: 'ADD' }] };
+    expect(filterAnswer({ kind: 'created', body, rules: acme, phiLabels: labels, writePhi: true }).phiReleased).toBe(true);
+    expect(filterAnswer({ kind: 'created', body, rules: acme, phiLabels: labels }).phiReleased).toBe(false);
   });
 
   it('writes: counts what Mem0 reports it added', () => {

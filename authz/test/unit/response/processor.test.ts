@@ -11,7 +11,7 @@ function ctx(over: Partial<ResponseContext> = {}): ResponseContext {
     v: 1, decisionId: 'd-1', requestId: 'r-1', route: 'memories.list', action: 'read', method: 'GET', path: '/memories',
     identity: { subject: 'alice', roles: ['agent-reader'], tenant: 'acme' }, entityIds: ['user_id=acme:a'], sourceIp: '10.0.0.1',
     policyRevision: 'rev', breakGlass: false, answer: { tenant_prefixes: ['acme:'], phi_allowed: false }, content: null,
-    decidedAtMs: 1_000, ...over,
+    decidedAtMs: 1_000, phi: false, ...over,
   };
 }
 
