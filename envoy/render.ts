@@ -36,6 +36,11 @@ export interface RenderEnvoyOptions {
   /** ext_authz timeout (e.g. '2s'); default: the committed file's 0.25s. Test stacks on a
    * loaded 2-core machine raise it so scheduling stalls are not mistaken for verdicts. */
   authzTimeout?: string;
+  /** Bench/test only, never for a deployment: render without the response stage — the
+   * `envoy.filters.http.ext_proc` filter and every per-route `typed_per_filter_config` entry
+   * for it are removed, everything else stays as rendered. Without it nothing filters Mem0's
+   * answers or records outcome rows; bench/response uses it to measure what the stage adds. */
+  withoutResponseStage?: boolean;
 }
 
 const ENVOY_DIR = dirname(fileURLToPath(import.meta.url));
@@ -49,6 +54,7 @@ export const EDGE_LISTENER = 'mem0_edge';
 export const AUTHZ_GRPC_CLUSTER = 'mem0_gov_authz';
 export const AUTHZ_HTTP_CLUSTER = 'mem0_gov_authz_http';
 export const MEM0_CLUSTER = 'mem0';
+export const EXT_PROC_FILTER = 'envoy.filters.http.ext_proc';
 
 /** Debian's / Ubuntu's (also the envoyproxy/envoy image's) system CA bundle. */
 export const SYSTEM_CA_FILE = '/etc/ssl/certs/ca-certificates.crt';
@@ -181,6 +187,28 @@ function rewriteHostToMem0(doc: Document, hcm: Path, authority: string): void {
   if (n === 0) throw new Error('envoy config: no route to the mem0 cluster');
 }
 
+/**
+ * Removes the response stage (bench/test only, see RenderEnvoyOptions.withoutResponseStage): the
+ * ext_proc filter and its per-route (and per-virtual-host) configs; a `typed_per_filter_config`
+ * left empty goes too. Throws if the file has no ext_proc filter to remove.
+ */
+function removeResponseStage(doc: Document, hcm: Path): void {
+  doc.deleteIn([...hcm, 'http_filters', indexByName(doc, [...hcm, 'http_filters'], EXT_PROC_FILTER)]);
+  const dropFrom = (owner: Path): void => {
+    const tpfc: Path = [...owner, 'typed_per_filter_config'];
+    if (!doc.hasIn([...tpfc, EXT_PROC_FILTER])) return;
+    doc.deleteIn([...tpfc, EXT_PROC_FILTER]);
+    const rest = (doc.getIn(tpfc, false) as { toJSON(): unknown } | undefined)?.toJSON();
+    if (rest === null || rest === undefined || Object.keys(rest as object).length === 0) doc.deleteIn(tpfc);
+  };
+  const vhosts: Path = [...hcm, 'route_config', 'virtual_hosts'];
+  const hosts = ((doc.getIn(vhosts, false) as { toJSON(): unknown } | undefined)?.toJSON() ?? []) as Array<{ routes?: unknown[] }>;
+  hosts.forEach((vh, v) => {
+    dropFrom([...vhosts, v]);
+    (vh.routes ?? []).forEach((_, k) => dropFrom([...vhosts, v, 'routes', k]));
+  });
+}
+
 /** Produces the YAML of the committed config with the given ports, hosts and cert paths. */
 export function renderEnvoyConfig(opts: RenderEnvoyOptions): string {
   const variant = opts.variant ?? 'grpc';
@@ -218,5 +246,6 @@ export function renderEnvoyConfig(opts: RenderEnvoyOptions): string {
     setMem0Tls(doc, opts.mem0Host!, opts.mem0CaFile ?? SYSTEM_CA_FILE);
     rewriteHostToMem0(doc, hcm, mem0Authority(opts.mem0Host!, opts.mem0Port));
   }
+  if (opts.withoutResponseStage) removeResponseStage(doc, hcm);
   return doc.toString({ lineWidth: 0 });
 }

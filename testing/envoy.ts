@@ -35,6 +35,8 @@ export interface StartEnvoyOptions {
   onOutput?: (chunk: string) => void;
   /** ext_authz timeout override (see renderEnvoyConfig); default: the shipped 0.25s. */
   authzTimeout?: string;
+  /** Bench/test only: no response stage (ext_proc) — see RenderEnvoyOptions.withoutResponseStage. */
+  withoutResponseStage?: boolean;
   /** Envoy's own log level (access logs are always on stdout); default warn. */
   logLevel?: string;
 }
@@ -97,6 +99,7 @@ export async function startEnvoy(opts: StartEnvoyOptions): Promise<RunningEnvoy>
     authzHttpPort: opts.authzHttpPort,
     variant: opts.variant,
     ...(opts.authzTimeout !== undefined ? { authzTimeout: opts.authzTimeout } : {}),
+    ...(opts.withoutResponseStage ? { withoutResponseStage: true } : {}),
     listenAddress: opts.listenAddress ?? '127.0.0.1',
     certFile: certs.certFile,
     keyFile: certs.keyFile,

@@ -41,6 +41,7 @@ export function metricNames(expr: string): string[] {
     .replace(/"(?:[^"\\]|\\.)*"/g, '""') // string literals
     .replace(/\{[^}]*\}/g, '') // label matchers
     .replace(/\[[^\]]*\]/g, '') // range / subquery durations, incl. $__rate_interval
+    .replace(/\boffset\s+-?(?:\d+(?:ms|[smhdwy]))+/gi, '') // offset modifiers (their durations are not names)
     .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, '') // grouping labels
     .replace(/\b\d+(\.\d+)?(e[+-]?\d+)?\b/gi, ''); // numbers, incl. 1e-9
   const names: string[] = [];
@@ -66,6 +67,7 @@ describe('metric names', () => {
   it('the extractor finds metric names and ignores functions, labels and keywords', () => {
     expect(metricNames('sum by (tenant) (increase(mem0gov_x_total{a="b(c)"}[5m])) > 0 or absent(up{job="j"})')).toEqual(['mem0gov_x_total', 'up']);
     expect(metricNames('histogram_quantile(0.99, sum by (le) (rate(m_bucket[$__rate_interval]))) / clamp_min(n, 1e-9)')).toEqual(['m_bucket', 'n']);
+    expect(metricNames('sum by (t) (x_total unless x_total offset 5m) or y offset 1h30m')).toEqual(['x_total', 'x_total', 'y']);
   });
 
   it('metrics.ts literals are what the registry exports', async () => {

@@ -199,3 +199,71 @@ describe('renderEnvoyConfig keeps working when the committed files grow', () => 
     expect(() => renderEnvoyConfig({ ...base, mem0Port: 4, template: stringify(cfg) })).toThrow(/no envoy.filters.http.ext_authz/);
   });
 });
+
+describe('renderEnvoyConfig withoutResponseStage (bench/test only)', () => {
+  const EXT_PROC = 'envoy.filters.http.ext_proc';
+  const routesOf = (cfg: unknown): Obj[] => (at(hcm(cfg), 'route_config', 'virtual_hosts') as Obj[]).flatMap((vh) => vh.routes as Obj[]);
+  /** The response stage taken out of a parsed config by hand: the filter, its per-route configs. */
+  const stripByHand = (cfg: Obj): Obj => {
+    const h = hcm(cfg);
+    h.http_filters = (h.http_filters as Obj[]).filter((f) => f.name !== EXT_PROC);
+    for (const r of routesOf(cfg)) {
+      const per = r.typed_per_filter_config as Obj | undefined;
+      if (per === undefined) continue;
+      delete per[EXT_PROC];
+      if (Object.keys(per).length === 0) delete r.typed_per_filter_config;
+    }
+    return cfg;
+  };
+  /** Whether `small`'s lines are `big`'s lines with some lines left out (nothing rewritten). */
+  const onlyLinesRemoved = (big: string, small: string): boolean => {
+    const b = big.split('\n');
+    let i = 0;
+    for (const line of small.split('\n')) {
+      while (i < b.length && b[i] !== line) i++;
+      if (i === b.length) return false;
+      i++;
+    }
+    return true;
+  };
+
+  for (const variant of ['grpc', 'http'] as const) {
+    it(`${variant}: removes exactly the ext_proc filter and its per-route configs, and leaves every other line as it was`, () => {
+      const opts = { ...base, variant, mem0Port: 4, authzTimeout: '2s' };
+      const withText = renderEnvoyConfig(opts);
+      const withoutText = renderEnvoyConfig({ ...opts, withoutResponseStage: true });
+      const withCfg = parse(withText) as Obj;
+      const without = parse(withoutText) as Obj;
+      // The committed file has the stage (else this test proves nothing).
+      expect((hcm(withCfg).http_filters as Obj[]).map((f) => f.name)).toContain(EXT_PROC);
+      expect(routesOf(withCfg).filter((r) => (r.typed_per_filter_config as Obj | undefined)?.[EXT_PROC] !== undefined).length).toBeGreaterThanOrEqual(5);
+      // Gone: the filter and every per-route config for it.
+      expect((hcm(without).http_filters as Obj[]).map((f) => f.name)).not.toContain(EXT_PROC);
+      expect(withoutText).not.toContain(EXT_PROC);
+      // Nothing else changed: the same config once the stage is taken out by hand, and the text
+      // is the rendered text with lines left out (no line rewritten or reformatted).
+      expect(without).toEqual(stripByHand(withCfg));
+      expect(onlyLinesRemoved(withText, withoutText)).toBe(true);
+      expect(withoutText.split('\n').length).toBeLessThan(withText.split('\n').length);
+      // The other filters keep their order.
+      expect((hcm(without).http_filters as Obj[]).map((f) => f.name)).toEqual(
+        (hcm(withCfg).http_filters as Obj[]).map((f) => f.name).filter((n) => n !== EXT_PROC));
+    });
+  }
+
+  it("keeps another filter's per-route config on the same route", () => {
+    const cfg = committed('grpc');
+    const search = routesOf(cfg).find((r) => (r.match as Obj).path === '/search')!;
+    const authzPerRoute = { '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute', check_settings: {} };
+    (search.typed_per_filter_config as Obj)['envoy.filters.http.ext_authz'] = authzPerRoute;
+    const out = parse(renderEnvoyConfig({ ...base, mem0Port: 4, template: stringify(cfg), withoutResponseStage: true })) as Obj;
+    const after = routesOf(out).find((r) => (r.match as Obj).path === '/search')!;
+    expect(after.typed_per_filter_config).toEqual({ 'envoy.filters.http.ext_authz': authzPerRoute });
+  });
+
+  it('is off by default and fails loudly when there is no ext_proc filter to remove', () => {
+    expect(renderEnvoyConfig({ ...base, mem0Port: 4 })).toContain(EXT_PROC);
+    const cfg = stripByHand(committed('grpc'));
+    expect(() => renderEnvoyConfig({ ...base, mem0Port: 4, template: stringify(cfg), withoutResponseStage: true })).toThrow(/no envoy.filters.http.ext_proc/);
+  });
+});
