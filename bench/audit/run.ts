@@ -31,6 +31,7 @@ function makeEvent(i: number): AuditEvent {
     session: `s-${i % 1000}`, action: 'write', route: 'memories.create', method: 'POST', path: '/memories',
     entity_ids: [`tenant-${i % 20}:user-${i % 500}`], memory_id: null, source_ip: '10.1.2.3', request_id: randomUUID(),
     policy_revision: 'f'.repeat(64), break_glass: false, phi: false, latency_ms: (i % 1000) / 100, body_digest: 'a'.repeat(64), status: 200,
+    kind: 'decision', ref_event_id: null, detail: null,
   };
 }
 

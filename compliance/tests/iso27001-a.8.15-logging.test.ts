@@ -12,7 +12,7 @@ const c = useStack();
 describe('A.8.15 logging', () => {
   it('the service chain links every row to the one before, with the documented hash', async () => {
     const token = await c.stack.token({ tenant: 'acme', roles: ['agent-reader'] });
-    for (const path of ['/memories?user_id=acme:a', '/memories?user_id=globex:b', '/docs']) await c.req({ path, token });
+    for (const path of ['/memories?user_id=acme:a', '/memories?user_id=globex:b', '/admin']) await c.req({ path, token });
     const rows = await c.sql<StoredRow>("SELECT * FROM audit.events WHERE chain_id LIKE 'stack-%' ORDER BY seq");
     expect(rows.length).toBeGreaterThanOrEqual(3);
     let prev = GENESIS;

@@ -15,10 +15,11 @@ export function adminChainId(env: Env): string {
 }
 
 /**
- * Writes one audit row for a CLI admin action and waits for the PostgreSQL commit (no spool:
- * a CLI process may not come back to replay it). Throws if it cannot; the action must not run.
- * details are small operator-supplied values (limits, grant ids): recorded in `reasons` as
- * `detail:<key>=<value>` and digested into body_digest. Never pass secrets in details.
+ * Writes one audit row (kind `admin`) for a CLI admin action and waits for the PostgreSQL commit
+ * (no spool: a CLI process may not come back to replay it). Throws if it cannot; the action must
+ * not run. details are small operator-supplied values (limits, grant ids): stored as RFC 8785 JSON
+ * in `detail`, and as before recorded in `reasons` as `detail:<key>=<value>` and digested into
+ * body_digest. Never pass secrets in details.
  */
 export async function recordAdminAction(env: Env, action: AdminAction): Promise<void> {
   const base = loadAuditConfig(env);
@@ -28,6 +29,7 @@ export async function recordAdminAction(env: Env, action: AdminAction): Promise<
   const writer = await ChainWriter.open({ ...cfg, batchMs: 0 }, logger, { lockWaitMs: 10_000 });
   try {
     const details = Object.keys(action.details).sort().map((k) => `detail:${k}=${String(action.details[k])}`);
+    const detailJson = jcs(action.details);
     await writer.append({
       event_id: randomUUID(),
       ts: new Date().toISOString(),
@@ -50,8 +52,11 @@ export async function recordAdminAction(env: Env, action: AdminAction): Promise<
       break_glass: false,
       phi: false,
       latency_ms: 0,
-      body_digest: createHash('sha256').update(jcs(action.details)).digest('hex'),
+      body_digest: createHash('sha256').update(detailJson).digest('hex'),
       status: 0,
+      kind: 'admin',
+      ref_event_id: null,
+      detail: detailJson,
     });
   } finally {
     await writer.close();

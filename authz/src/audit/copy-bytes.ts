@@ -1,12 +1,15 @@
 // The verifier's hot path at the byte level: for a COPY TO text line with nothing to unescape or
 // quote (the usual case), build `prev_hash ‖ RFC 8785 canonical JSON` straight from the line's
 // UTF-8 bytes, hash it and compare the digest with the stored hash column, without making a
-// single string. Same bytes as canonicalHashed of the decoded row. It only ever answers "this
-// line is a plain row of this chain whose stored hash is right" or "don't know" (false): lines
-// it declines take copy-text.ts decodeCopyLine + canonicalHashedFast, which decides.
+// single string. Same bytes as canonicalHashed of the decoded row, for both row formats (row_format
+// `2`: 29 keys; `\N`: format 1, 25 keys, and then kind, ref_event_id and detail must be `\N` too).
+// The detail column (JSON text, hashed as a JSON string) may hold quotes and COPY-escaped
+// backslashes, which map to JSON string escapes byte for byte. It only ever answers "this line is
+// a plain row of this chain whose stored hash is right" or "don't know" (false): lines it
+// declines take copy-text.ts decodeCopyLine + canonicalHashedFast, which decides.
 import { isUtf8 } from 'node:buffer';
 import { hash } from 'node:crypto';
-import { HASHED_KEYS, ROW_COLUMNS } from './row.js';
+import { HASHED_KEYS, HASHED_KEYS_2, ROW_COLUMNS } from './row.js';
 
 const COLS = ROW_COLUMNS.length;
 const TAB = 9;
@@ -24,28 +27,42 @@ const COL_PREV = ROW_COLUMNS.indexOf('prev_hash');
 const COL_HASH = ROW_COLUMNS.indexOf('hash');
 const COL_SEQ = ROW_COLUMNS.indexOf('seq');
 const COL_CHAIN = ROW_COLUMNS.indexOf('chain_id');
+const COL_FORMAT = ROW_COLUMNS.indexOf('row_format');
+const COL_KIND = ROW_COLUMNS.indexOf('kind');
+const COL_REF = ROW_COLUMNS.indexOf('ref_event_id');
+const COL_DETAIL = ROW_COLUMNS.indexOf('detail');
 const HASH_HEX = 64;
 
-const enum Kind { Str, Arr, Int, Float, Bool, Ts }
+const enum Kind { Str, Arr, Int, Float, Bool, Ts, Json }
 const KIND: Partial<Record<string, Kind>> = {
   seq: Kind.Int, status: Kind.Int, latency_ms: Kind.Float, break_glass: Kind.Bool, phi: Kind.Bool, ts: Kind.Ts,
-  reasons: Kind.Arr, roles: Kind.Arr, entity_ids: Kind.Arr,
+  reasons: Kind.Arr, roles: Kind.Arr, entity_ids: Kind.Arr, row_format: Kind.Int, detail: Kind.Json,
 };
 const enc = new TextEncoder();
+
+interface Step { prefixLen: number; word: number; words: number; col: number; kind: Kind }
+/** How to build one format's canonical JSON: a step per hashed key, and the key prefixes as words. */
+interface Plan { steps: Step[]; prefixWords: Uint32Array }
+
 // The key prefixes (`{"action":`, `,"agent":` …) as little-endian 32-bit words, written a word at
 // a time; the last word may spill up to 3 bytes past the prefix, which the value written next
 // overwrites (byte copies are the hot spot: measured ~2.5 ns per byte in short loops here).
-const PREFIXES = HASHED_KEYS.map((k, i) => enc.encode((i > 0 ? ',' : '{') + JSON.stringify(k) + ':'));
-const PREFIX_WORDS = new Uint32Array(PREFIXES.reduce((n, pre) => n + Math.ceil(pre.length / 4), 0));
-const PLAN = HASHED_KEYS.map((k, i) => {
-  const pre = PREFIXES[i]!;
-  const word = PREFIXES.slice(0, i).reduce((n, x) => n + Math.ceil(x.length / 4), 0);
-  const padded = new Uint8Array(Math.ceil(pre.length / 4) * 4);
-  padded.set(pre);
-  const view = new DataView(padded.buffer);
-  for (let w = 0; w < padded.length / 4; w++) PREFIX_WORDS[word + w] = view.getUint32(4 * w, true);
-  return { prefixLen: pre.length, word, words: padded.length / 4, col: (ROW_COLUMNS as readonly string[]).indexOf(k), kind: KIND[k] ?? Kind.Str };
-});
+function makePlan(keys: readonly string[]): Plan {
+  const prefixes = keys.map((k, i) => enc.encode((i > 0 ? ',' : '{') + JSON.stringify(k) + ':'));
+  const prefixWords = new Uint32Array(prefixes.reduce((n, pre) => n + Math.ceil(pre.length / 4), 0));
+  const steps = keys.map((k, i): Step => {
+    const pre = prefixes[i]!;
+    const word = prefixes.slice(0, i).reduce((n, x) => n + Math.ceil(x.length / 4), 0);
+    const padded = new Uint8Array(Math.ceil(pre.length / 4) * 4);
+    padded.set(pre);
+    const view = new DataView(padded.buffer);
+    for (let w = 0; w < padded.length / 4; w++) prefixWords[word + w] = view.getUint32(4 * w, true);
+    return { prefixLen: pre.length, word, words: padded.length / 4, col: (ROW_COLUMNS as readonly string[]).indexOf(k), kind: KIND[k] ?? Kind.Str };
+  });
+  return { steps, prefixWords };
+}
+const PLAN_1 = makePlan(HASHED_KEYS);
+const PLAN_2 = makePlan(HASHED_KEYS_2);
 const HEX = enc.encode('0123456789abcdef');
 /** Lines up to this long get a cached view of the output buffer (ordinary rows are ~600 bytes). */
 const VIEW_CACHE = 8192;
@@ -90,6 +107,14 @@ export class LineHasher {
     const to = this.to;
     if (to[COL_PREV]! - from[COL_PREV]! !== HASH_HEX || to[COL_HASH]! - from[COL_HASH]! !== HASH_HEX) return false;
     if (!this.sameChain(buf, from[COL_CHAIN]!, to[COL_CHAIN]!)) return false;
+    // The row format decides the key set: `2` = format 2; `\N` = format 1, whose kind, ref_event_id
+    // and detail must be NULL (its hash does not cover them). Anything else is not vouched for.
+    let plan: Plan;
+    const fa = from[COL_FORMAT]!;
+    if (to[COL_FORMAT]! - fa === 1 && buf[fa] === 50 /* 2 */) plan = PLAN_2;
+    else if (isNull(buf, fa, to[COL_FORMAT]!) && isNull(buf, from[COL_KIND]!, to[COL_KIND]!) && isNull(buf, from[COL_REF]!, to[COL_REF]!)
+      && isNull(buf, from[COL_DETAIL]!, to[COL_DETAIL]!)) plan = PLAN_1;
+    else return false;
     const need = 2 * (this.end - start) + 1024;
     if (this.out.length < need) {
       this.out = new Uint8Array(need);
@@ -100,7 +125,7 @@ export class LineHasher {
       this.src = buf;
       this.srcView = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     }
-    const p = this.canonical(buf);
+    const p = this.canonical(buf, plan);
     if (p < 0) return false;
     // A string digest ('buffer' output measured twice as slow in Node 20): latin1, 32 raw bytes,
     // compared with the stored hex without decoding it. One view per length, reused: no allocation.
@@ -119,7 +144,8 @@ export class LineHasher {
   /**
    * Column bounds into from/to and the line's end, in one pass that also refuses every byte JSON
    * would escape (control characters, quote) and every backslash except a whole-column \N (SQL
-   * NULL), and notes whether any byte is outside ASCII (then check() validates the UTF-8).
+   * NULL) — but in the detail column quotes and `\\` (COPY's escaped backslash) — and notes whether
+   * any byte is outside ASCII (then check() validates the UTF-8).
    */
   private split(buf: Uint8Array, start: number): boolean {
     const from = this.from;
@@ -141,9 +167,15 @@ export class LineHasher {
         to[col] = k;
         return col === COLS - 1;
       } else if (c === BACKSLASH) {
-        const after = buf[k + 2];
-        if (k !== from[col] || buf[k + 1] !== 78 /* N */ || (after !== TAB && after !== NEWLINE)) return this.decline(buf, k);
-      } else if (c < 32 || c === QUOTE) return this.decline(buf, k);
+        const next = buf[k + 1];
+        if (col === COL_DETAIL && next === BACKSLASH) k++; // `\\`: one backslash of the text
+        else {
+          const after = buf[k + 2];
+          if (k !== from[col] || next !== 78 /* N */ || (after !== TAB && after !== NEWLINE)) return this.decline(buf, k);
+        }
+      } else if (c === QUOTE) {
+        if (col !== COL_DETAIL) return this.decline(buf, k);
+      } else if (c < 32) return this.decline(buf, k);
     }
     this.end = -1;
     return false;
@@ -163,31 +195,40 @@ export class LineHasher {
   }
 
   /** prev_hash ‖ canonical JSON into `out`; returns its length, or -1 for a value this path declines. */
-  private canonical(buf: Uint8Array): number {
+  private canonical(buf: Uint8Array, plan: Plan): number {
     const out = this.out;
     const from = this.from;
     const to = this.to;
     const ov = this.outView;
+    const steps = plan.steps;
+    const prefixWords = plan.prefixWords;
     let p = 0;
     // prev_hash's bytes as stored = ASCII(prev_hash) when it is hex. A line only passes when its
     // prev_hash equals the previous line's hash (or genesis) and every passing hash equals a hex
     // digest computed here, so by induction every accepted prev_hash is hex.
     p = this.copy(from[COL_PREV]!, to[COL_PREV]!, p);
-    for (let i = 0; i < PLAN.length; i++) {
-      const step = PLAN[i]!;
-      for (let w = 0; w < step.words; w++) ov.setUint32(p + 4 * w, PREFIX_WORDS[step.word + w]!, true);
+    for (let i = 0; i < steps.length; i++) {
+      const step = steps[i]!;
+      for (let w = 0; w < step.words; w++) ov.setUint32(p + 4 * w, prefixWords[step.word + w]!, true);
       p += step.prefixLen;
       const a = from[step.col]!;
       const b = to[step.col]!;
       switch (step.kind) {
         case Kind.Str:
-          if (b - a === 2 && buf[a] === BACKSLASH) { // \N (split() allows no other backslash)
+          if (b - a === 2 && buf[a] === BACKSLASH) { // \N (split() allows no other backslash here)
             for (let k = 0; k < 4; k++) out[p++] = NULL_JSON[k]!;
             break;
           }
           out[p++] = QUOTE;
           p = this.copy(a, b, p);
           out[p++] = QUOTE;
+          break;
+        case Kind.Json:
+          if (isNull(buf, a, b)) {
+            for (let k = 0; k < 4; k++) out[p++] = NULL_JSON[k]!;
+            break;
+          }
+          p = this.jsonString(buf, a, b, p);
           break;
         case Kind.Arr:
           p = this.array(buf, a, b, p);
@@ -225,6 +266,29 @@ export class LineHasher {
     let k = a;
     for (; k + 4 <= b; k += 4, p += 4) ov.setUint32(p, sv.getUint32(k, true), true);
     for (; k < b; k++) out[p++] = src[k]!;
+    return p;
+  }
+
+  /**
+   * The detail column as a JSON string: split() let through only quotes and `\\` pairs besides
+   * plain bytes; JSON.stringify writes `"` as `\"` and a backslash as `\\`, which is the COPY
+   * form already. Every other byte (≥ 0x20, valid UTF-8) stands for itself in both.
+   */
+  private jsonString(buf: Uint8Array, a: number, b: number, p: number): number {
+    const out = this.out;
+    out[p++] = QUOTE;
+    for (let k = a; k < b; k++) {
+      const c = buf[k]!;
+      if (c === QUOTE) {
+        out[p++] = BACKSLASH;
+        out[p++] = QUOTE;
+      } else if (c === BACKSLASH) {
+        out[p++] = BACKSLASH;
+        out[p++] = BACKSLASH;
+        k++;
+      } else out[p++] = c;
+    }
+    out[p++] = QUOTE;
     return p;
   }
 
@@ -280,6 +344,11 @@ export class LineHasher {
     out[p++] = QUOTE;
     return p;
   }
+}
+
+/** A whole column `\N` (SQL NULL). In the detail column `\\` is an escaped backslash, hence the N. */
+function isNull(buf: Uint8Array, a: number, b: number): boolean {
+  return b - a === 2 && buf[a] === BACKSLASH && buf[a + 1] === 78;
 }
 
 function isNullElement(buf: Uint8Array, a: number, b: number): boolean {

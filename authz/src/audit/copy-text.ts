@@ -5,7 +5,7 @@
 //          paged reader (pg.ts rowFromRaw) would build them, or null when a value is in a form
 //          this fast reader does not handle (then the caller uses the reference reader).
 import { arrayLiteral, parseTextArray } from './pg-text.js';
-import { ROW_COLUMNS, type AuditRow } from './row.js';
+import { ROW_COLUMNS, rowFormatFromText, type AuditRow } from './row.js';
 
 const COPY_SPECIAL = /[\\\t\n\r]/;
 const COPY_SPECIAL_G = /[\\\t\n\r]/g;
@@ -23,7 +23,8 @@ function arr(a: readonly string[]): string {
 
 /**
  * COPY text lines for rows (ROW_COLUMNS order). Numbers print in ECMAScript's shortest
- * round-trip form, which float8in/int8in read back exactly; ts is the normalized ISO string.
+ * round-trip form, which float8in/int8in read back exactly; ts is the normalized ISO string;
+ * row_format 1 is stored as NULL.
  */
 export function encodeCopyRows(rows: readonly AuditRow[]): string {
   // One flat string per row, joined once: cheaper for V8 than one long chain of concatenations.
@@ -36,7 +37,8 @@ export function encodeCopyRows(rows: readonly AuditRow[]): string {
       + esc(r.method) + '\t' + esc(r.path) + '\t' + arr(r.entity_ids) + '\t' + escOrNull(r.memory_id) + '\t'
       + escOrNull(r.source_ip) + '\t' + esc(r.request_id) + '\t' + escOrNull(r.policy_revision) + '\t'
       + (r.break_glass ? 't' : 'f') + '\t' + (r.phi ? 't' : 'f') + '\t' + r.latency_ms + '\t' + escOrNull(r.body_digest) + '\t'
-      + r.status + '\t' + r.prev_hash + '\t' + r.hash + '\n';
+      + r.status + '\t' + (r.row_format === 1 ? '\\N' : r.row_format) + '\t' + escOrNull(r.kind) + '\t' + escOrNull(r.ref_event_id) + '\t'
+      + escOrNull(r.detail) + '\t' + r.prev_hash + '\t' + r.hash + '\n';
   }
   return lines.join('');
 }
@@ -61,6 +63,10 @@ function isoTs(s: string): string | null {
 }
 
 export const COPY_COLUMN_COUNT = ROW_COLUMNS.length;
+// decodeCopyLine reads columns by position.
+if (ROW_COLUMNS[24] !== 'status' || ROW_COLUMNS[25] !== 'row_format' || ROW_COLUMNS[28] !== 'detail' || ROW_COLUMNS[30] !== 'hash') {
+  throw new Error('copy-text.ts: ROW_COLUMNS changed, update decodeCopyLine');
+}
 
 /**
  * One COPY TO text line (without its newline) as an AuditRow, or null if any value is outside
@@ -89,7 +95,8 @@ export function decodeCopyLine(line: string): AuditRow | null {
     actor_sub: f(6), roles: parseTextArray(roles), tenant: f(8), agent: f(9), session: f(10), action: f(11), route: f(12),
     method, path, entity_ids: parseTextArray(entities), memory_id: f(16), source_ip: f(17), request_id: requestId,
     policy_revision: f(19), break_glass: bg === 't', phi: phi === 't', latency_ms: Number(a[22]), body_digest: f(23),
-    status: Number(a[24]), prev_hash: a[25]!, hash: a[26]!,
+    status: Number(a[24]), row_format: rowFormatFromText(f(25)), kind: f(26) as AuditRow['kind'], ref_event_id: f(27), detail: f(28),
+    prev_hash: a[29]!, hash: a[30]!,
   };
 }
 

@@ -1,8 +1,9 @@
 // CSV form of exported rows (RFC 4180). Unambiguous enough to verify from: an empty unquoted cell
 // is null, `""` is the empty string, arrays are JSON, numbers and booleans are plain.
-import { ROW_COLUMNS, type AuditRow } from './row.js';
+// Files of export format /1 have the 27 format-1 columns: their rows read as format-1 rows.
+import { ROW_COLUMNS, ROW_COLUMNS_1, rowFromJson, type AuditRow } from './row.js';
 
-const NUMERIC = new Set<string>(['seq', 'latency_ms', 'status']);
+const NUMERIC = new Set<string>(['seq', 'latency_ms', 'status', 'row_format']);
 const BOOLEAN = new Set<string>(['break_glass', 'phi']);
 const ARRAY = new Set<string>(['reasons', 'roles', 'entity_ids']);
 
@@ -13,6 +14,8 @@ function cell(v: unknown): string {
 }
 
 export const CSV_HEADER = ROW_COLUMNS.join(',');
+/** The header of export format /1 (before row format 2). */
+export const CSV_HEADER_1 = ROW_COLUMNS_1.join(',');
 
 export function rowToCsv(row: AuditRow): string {
   return ROW_COLUMNS.map((c) => (NUMERIC.has(c) || BOOLEAN.has(c) ? String(row[c]) : cell(row[c]))).join(',');
@@ -52,10 +55,11 @@ function parseRecords(text: string): { v: string; q: boolean }[][] {
 export function parseCsvRows(text: string): AuditRow[] {
   const recs = parseRecords(text);
   const header = recs.shift()?.map((c) => c.v).join(',');
-  if (header !== CSV_HEADER) throw new Error('CSV header does not match the audit row columns');
+  if (header !== CSV_HEADER && header !== CSV_HEADER_1) throw new Error('CSV header does not match the audit row columns');
+  const columns: readonly string[] = header === CSV_HEADER ? ROW_COLUMNS : ROW_COLUMNS_1;
   return recs.filter((r) => r.length > 1 || r[0]?.v !== '').map((r) => {
     const row: Record<string, unknown> = {};
-    ROW_COLUMNS.forEach((c, k) => {
+    columns.forEach((c, k) => {
       const cellv = r[k];
       if (cellv === undefined) throw new Error(`CSV record has too few cells`);
       if (!cellv.q && cellv.v === '' && !NUMERIC.has(c) && !BOOLEAN.has(c)) row[c] = null;
@@ -64,6 +68,6 @@ export function parseCsvRows(text: string): AuditRow[] {
       else if (ARRAY.has(c)) row[c] = JSON.parse(cellv.v) as string[];
       else row[c] = cellv.v;
     });
-    return row as unknown as AuditRow;
+    return rowFromJson(row);
   });
 }

@@ -10,7 +10,14 @@ import { CSV_HEADER, rowToCsv } from './csv.js';
 import { listChains, readChain, readCheckpoints } from './pg.js';
 import { ROW_COLUMNS, type AuditRow } from './row.js';
 
-export const MANIFEST_FORMAT = 'mem0-gov-audit-export/1';
+/**
+ * /2: rows carry the row-format-2 columns (row_format, kind, ref_event_id, detail). Bumped from
+ * /1 because a /1 reader would hash format-2 rows with the 25 format-1 keys (and rejects the CSV
+ * header): it must refuse these files, not report every format-2 row as tampered.
+ */
+export const MANIFEST_FORMAT = 'mem0-gov-audit-export/2';
+/** Exports written before row format 2: still verified (their rows are all format 1). */
+export const MANIFEST_FORMAT_1 = 'mem0-gov-audit-export/1';
 
 export interface ManifestChain {
   chain_id: string;
@@ -27,7 +34,7 @@ export interface ManifestChain {
 }
 
 export interface Manifest {
-  format: typeof MANIFEST_FORMAT;
+  format: typeof MANIFEST_FORMAT | typeof MANIFEST_FORMAT_1;
   created_at: string;
   range: { since: string; until: string };
   tenant: string | null;

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { copyOutBlocks, type BlockAllocator } from './copy-out.js';
-import { ROW_COLUMNS, type AuditRow } from './row.js';
+import { ROW_COLUMNS, rowFormatFromText, storedRowFormat, type AuditRow } from './row.js';
 import type { Checkpoint } from './checkpoint.js';
 import { arrayLiteral, parseTextArray } from './pg-text.js';
 
@@ -42,10 +42,12 @@ export async function readHead(client: pg.Client, chainId: string): Promise<{ se
 }
 
 // Rows travel column-wise: one array parameter per column, expanded by unnest() in the server
-// (27 bind parameters per batch instead of 27 per row; measurably faster than multi-row VALUES).
-// text[] columns are passed as an array of PostgreSQL array literals and cast back per row.
+// (one bind parameter per column per batch instead of per row; measurably faster than multi-row
+// VALUES). text[] columns are passed as an array of PostgreSQL array literals and cast back per row.
 const ARRAY_COLS = new Set<string>(['reasons', 'roles', 'entity_ids']);
-const COL_TYPES: Record<string, string> = { seq: 'int8', ts: 'timestamptz', break_glass: 'bool', phi: 'bool', latency_ms: 'float8', status: 'int4' };
+const COL_TYPES: Record<string, string> = {
+  seq: 'int8', ts: 'timestamptz', break_glass: 'bool', phi: 'bool', latency_ms: 'float8', status: 'int4', row_format: 'int2',
+};
 
 function insertSql(table: string): string {
   const cols = ROW_COLUMNS.join(', ');
@@ -65,7 +67,7 @@ export async function insertRows(client: pg.Client, rows: readonly AuditRow[], t
     const chunk = rows.slice(off, off + MAX_ROWS_PER_INSERT);
     const params = ROW_COLUMNS.map((c) => (ARRAY_COLS.has(c)
       ? chunk.map((r) => arrayLiteral(r[c] as string[]))
-      : chunk.map((r) => r[c])));
+      : c === 'row_format' ? chunk.map((r) => storedRowFormat(r.row_format)) : chunk.map((r) => r[c])));
     await client.query(sql, params);
   }
 }
@@ -156,6 +158,11 @@ type RawRow = (string | null)[];
 const orNull = <T>(v: string | null, f: (x: string) => T): T | null => (v === null ? null : f(v));
 const bool = (v: string): boolean => v === 't';
 
+// rowFromRaw reads columns by position.
+if (ROW_COLUMNS[24] !== 'status' || ROW_COLUMNS[25] !== 'row_format' || ROW_COLUMNS[28] !== 'detail' || ROW_COLUMNS[30] !== 'hash') {
+  throw new Error('pg.ts: ROW_COLUMNS changed, update rowFromRaw');
+}
+
 export function rowFromRaw(a: RawRow): AuditRow {
   // A literal in one fixed shape: fast property access in the verifier's hot loop.
   return {
@@ -163,7 +170,8 @@ export function rowFromRaw(a: RawRow): AuditRow {
     actor_sub: a[6], roles: orNull(a[7] ?? null, parseTextArray), tenant: a[8], agent: a[9], session: a[10], action: a[11], route: a[12],
     method: a[13], path: a[14], entity_ids: orNull(a[15] ?? null, parseTextArray), memory_id: a[16], source_ip: a[17], request_id: a[18],
     policy_revision: a[19], break_glass: orNull(a[20] ?? null, bool), phi: orNull(a[21] ?? null, bool), latency_ms: orNull(a[22] ?? null, Number), body_digest: a[23],
-    status: orNull(a[24] ?? null, Number), prev_hash: a[25], hash: a[26],
+    status: orNull(a[24] ?? null, Number), row_format: rowFormatFromText(a[25] ?? null), kind: a[26], ref_event_id: a[27], detail: a[28],
+    prev_hash: a[29], hash: a[30],
   } as AuditRow;
 }
 

@@ -3,7 +3,7 @@
 import { mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AuditRow } from './row.js';
+import { rowFromJson, type AuditRow } from './row.js';
 
 export interface Spool {
   path: string;
@@ -25,7 +25,8 @@ export function spoolPath(dir: string, chainId: string): string {
 
 /**
  * Reads a spool file. A torn last line (crash during write, never fsynced, never acknowledged)
- * is dropped; a torn line anywhere else is corruption and stops start-up.
+ * is dropped; a torn line anywhere else is corruption and stops start-up. Rows spooled by a
+ * version before row format 2 (no row_format key) are format-1 rows and replay as such.
  */
 export function readSpoolFile(path: string): AuditRow[] {
   if (!existsSync(path)) return [];
@@ -36,7 +37,7 @@ export function readSpoolFile(path: string): AuditRow[] {
     const line = lines[i]!;
     if (line === '') continue;
     try {
-      out.push(JSON.parse(line) as AuditRow);
+      out.push(rowFromJson(JSON.parse(line) as Record<string, unknown>));
     } catch (err) {
       if (i === lines.length - 1) break;
       throw new Error(`spool ${path} line ${i + 1} is corrupt: ${(err as Error).message}`);

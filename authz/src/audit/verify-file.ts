@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { CheckpointVerifier } from './checkpoint.js';
 import { parseCsvRows } from './csv.js';
-import { MANIFEST_FORMAT, type Manifest } from './export.js';
-import type { AuditRow } from './row.js';
+import { MANIFEST_FORMAT, MANIFEST_FORMAT_1, type Manifest } from './export.js';
+import { rowFromJson, type AuditRow } from './row.js';
 import { ChainVerifier, type ChainReport, type VerifyProblem } from './verify.js';
 
 export interface FileVerifyResult {
@@ -16,13 +16,15 @@ export interface FileVerifyResult {
 export function readRowsFile(path: string, format: 'jsonl' | 'csv'): AuditRow[] {
   const text = readFileSync(path, 'utf8');
   if (format === 'csv') return parseCsvRows(text);
-  return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as AuditRow);
+  return text.split('\n').filter((l) => l !== '').map((l) => rowFromJson(JSON.parse(l) as Record<string, unknown>));
 }
 
 export function verifyExport(rowsPath: string, manifestPath: string, keys: readonly CheckpointVerifier[]): FileVerifyResult {
   const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest;
   const problems: string[] = [];
-  if (manifest.format !== MANIFEST_FORMAT) problems.push(`manifest format ${JSON.stringify(manifest.format)} is not ${MANIFEST_FORMAT}`);
+  if (manifest.format !== MANIFEST_FORMAT && manifest.format !== MANIFEST_FORMAT_1) {
+    problems.push(`manifest format ${JSON.stringify(manifest.format)} is not ${MANIFEST_FORMAT} (or ${MANIFEST_FORMAT_1})`);
+  }
   const digest = createHash('sha256').update(readFileSync(rowsPath)).digest('hex');
   if (digest !== manifest.rows_sha256) problems.push(`rows file sha256 ${digest} differs from the manifest's ${manifest.rows_sha256}`);
   const rows = readRowsFile(rowsPath, manifest.rows_format);

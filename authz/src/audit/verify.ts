@@ -1,6 +1,6 @@
 // Chain verification (audit/README.md "Verification"): pure, streaming, stops at the first bad row.
 // Fed by PostgreSQL pages (verifyDatabase) or an export file (verify-file.ts).
-import { canonicalHashedFast, chainHash, GENESIS_HASH, type AuditRow } from './row.js';
+import { canonicalHashedFast, chainHash, formatProblem, GENESIS_HASH, type AuditRow } from './row.js';
 import type { Checkpoint, CheckpointVerifier } from './checkpoint.js';
 
 export type VerifyReason =
@@ -100,6 +100,10 @@ export class ChainVerifier {
     if (this.prevHash !== null && row.prev_hash !== this.prevHash) {
       return this.fail(row, 'prev_hash_mismatch', `prev_hash ${row.prev_hash} does not match the previous row's hash ${this.prevHash}`);
     }
+    // A row_format that is no format, or a format-1 row showing format-2 values its hash does not
+    // cover (e.g. a format-2 row whose row_format was set to NULL): its content is not what was hashed.
+    const unhashable = formatProblem(row);
+    if (unhashable !== null) return this.fail(row, 'hash_mismatch', `${unhashable} (a field was modified)`);
     const computed = chainHash(row.prev_hash, canonicalHashedFast(row));
     if (computed !== row.hash) {
       return this.fail(row, 'hash_mismatch', `stored hash ${row.hash} but the row hashes to ${computed}: a field was modified (or the row renumbered/forged)`);

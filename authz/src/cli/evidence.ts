@@ -98,21 +98,24 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     if (publicPems.length > 0) await write('checkpoint-public-keys.pem', publicPems.join(''));
 
     const period = [since.toISOString(), until.toISOString()];
+    // Outcome rows (row kind `outcome`, audit/README.md "Row kinds") answer a decision already
+    // counted here: leave them out so each request counts once. Format-1 rows have kind NULL.
     const summary = await db.query(
       `SELECT coalesce(tenant, '') AS tenant, decision, reasons[1] AS reason, count(*)::int AS n
-         FROM audit.events WHERE ts >= $1 AND ts < $2 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+         FROM audit.events WHERE ts >= $1 AND ts < $2 AND kind IS DISTINCT FROM 'outcome' GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
       period,
     );
     await write('decisions-by-tenant.csv', ['tenant,decision,reason,count', ...summary.rows.map((r) => [r.tenant, r.decision, r.reason, r.n].map(csvCell).join(','))].join('\n') + '\n');
     const bg = await db.query(
       `SELECT ts, tenant, actor_sub, route, memory_id, decision, request_id, event_id FROM audit.events
-        WHERE break_glass AND ts >= $1 AND ts < $2 ORDER BY ts`,
+        WHERE break_glass AND ts >= $1 AND ts < $2 AND kind IS DISTINCT FROM 'outcome' ORDER BY ts`,
       period,
     );
     await write('break-glass-use.json', json(bg.rows));
     const admin = await db.query(
-      `SELECT ts, actor_sub, route, path, reasons, event_id FROM audit.events
-        WHERE action = 'admin' AND method IN ('CLI', 'CONFIG') AND ts >= $1 AND ts < $2 ORDER BY ts`,
+      `SELECT ts, actor_sub, route, path, reasons, event_id, kind, detail FROM audit.events
+        WHERE (kind IN ('admin', 'config') OR (kind IS NULL AND action = 'admin' AND method IN ('CLI', 'CONFIG')))
+          AND ts >= $1 AND ts < $2 ORDER BY ts`,
       period,
     );
     await write('admin-actions.json', json(admin.rows));

@@ -8,7 +8,7 @@ import pg from 'pg';
 import pino from 'pino';
 import { startPostgres, type PostgresHandle } from '../../../../testing/postgres.js';
 import type { AuditConfig } from '../../../src/audit/config.js';
-import { migrate } from '../../../src/audit/migrate.js';
+import { migrate, migrationFiles } from '../../../src/audit/migrate.js';
 import type { AuditEvent, DecisionValue } from '../../../src/types.js';
 
 export interface AuditDb {
@@ -24,14 +24,19 @@ export interface AuditDb {
 
 const spoolDirs: string[] = [];
 
-export async function startAuditDb(): Promise<AuditDb> {
+/**
+ * `onlyUpTo`: apply the migrations up to this version only (as an older release would have left
+ * the schema); `migrate(db.ownerUrl)` applies the rest later, as an upgrade does.
+ */
+export async function startAuditDb(opts: { onlyUpTo?: string } = {}): Promise<AuditDb> {
   const h = await startPostgres();
   const boot = new pg.Client(h.adminUrl);
   await boot.connect();
   await boot.query('CREATE DATABASE mem0gov');
   await boot.end();
   const ownerUrl = `postgres://postgres@127.0.0.1:${h.port}/mem0gov`;
-  await migrate(ownerUrl);
+  if (opts.onlyUpTo === undefined) await migrate(ownerUrl);
+  else await migrateUpTo(ownerUrl, opts.onlyUpTo);
   const open = async (): Promise<pg.Client> => {
     const c = new pg.Client(ownerUrl);
     c.on('error', () => undefined);
@@ -54,6 +59,22 @@ export async function startAuditDb(): Promise<AuditDb> {
     },
   };
   return db;
+}
+
+async function migrateUpTo(ownerUrl: string, last: string): Promise<void> {
+  const c = new pg.Client(ownerUrl);
+  await c.connect();
+  try {
+    await c.query('CREATE SCHEMA IF NOT EXISTS audit');
+    await c.query('CREATE TABLE IF NOT EXISTS audit.schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+    for (const m of migrationFiles().filter((x) => x.version <= last)) {
+      await c.query(m.sql);
+      await c.query('INSERT INTO audit.schema_migrations (version) VALUES ($1)', [m.version]);
+    }
+    await c.query('GRANT SELECT ON audit.schema_migrations TO mem0gov_writer');
+  } finally {
+    await c.end();
+  }
 }
 
 export const silent = pino({ level: process.env.AUDIT_TEST_LOG ?? 'silent' });
@@ -112,6 +133,9 @@ export function event(over: Partial<AuditEvent> = {}): AuditEvent {
     latency_ms: (n % 100) / 7,
     body_digest: 'b'.repeat(64),
     status: 200,
+    kind: 'decision',
+    ref_event_id: null,
+    detail: null,
     ...over,
   };
 }

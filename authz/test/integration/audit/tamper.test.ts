@@ -93,7 +93,8 @@ describe('audit verify detects tampering', () => {
     await tamper("UPDATE audit.events SET seq = seq + 1000 WHERE chain_id = 'inserted' AND seq >= 12");
     await tamper("UPDATE audit.events SET seq = seq - 999 WHERE chain_id = 'inserted' AND seq >= 1012");
     const prev = (await db.su.query("SELECT hash FROM audit.events WHERE chain_id = 'inserted' AND seq = 11")).rows[0].hash as string;
-    const forged = { chain_id: 'inserted', seq: 12, ...event({ decision: 'allow' }) };
+    // Inserted with the 27 format-1 columns (row_format NULL): a format-1 row, new columns NULL.
+    const forged = { chain_id: 'inserted', seq: 12, ...event({ decision: 'allow' }), row_format: 1, kind: null, ref_event_id: null, detail: null };
     const h = chainHash(prev, canonicalHashed(forged));
     await tamper(
       `INSERT INTO audit.events (chain_id, seq, event_id, ts, decision, reasons, actor_sub, roles, tenant, agent, session, action, route, method, path,
@@ -133,6 +134,7 @@ describe('audit verify detects tampering', () => {
         action: r.action, route: r.route, method: r.method, path: r.path, entity_ids: r.entity_ids, memory_id: r.memory_id,
         source_ip: r.source_ip, request_id: r.request_id, policy_revision: r.policy_revision, break_glass: r.break_glass,
         phi: r.phi, latency_ms: r.latency_ms, body_digest: r.body_digest, status: r.status,
+        row_format: r.row_format, kind: r.kind, ref_event_id: r.ref_event_id, detail: r.detail,
       } as Parameters<typeof canonicalHashed>[0];
       const h = chainHash(prev, canonicalHashed(hashed));
       await tamper('UPDATE audit.events SET prev_hash = $1, hash = $2 WHERE chain_id = $3 AND seq = $4', [prev, h, 'rewritten', r.seq]);

@@ -3,7 +3,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { isCanonicalNumber, LineHasher } from '../../../src/audit/copy-bytes.js';
-import { GENESIS_HASH, HASHED_KEYS, ROW_COLUMNS, seal, type AuditRow } from '../../../src/audit/row.js';
+import { canonicalHashed, chainHash, GENESIS_HASH, hashedKeys, ROW_COLUMNS, seal, type AuditRow } from '../../../src/audit/row.js';
 import type { AuditEvent } from '../../../src/types.js';
 
 const enc = new TextEncoder();
@@ -23,7 +23,7 @@ function rng(seed: number): () => number {
   };
 }
 
-/** A row as PostgreSQL's COPY TO prints it (DateStyle ISO, UTC; no escapes needed for these values). */
+/** A row as PostgreSQL's COPY TO prints it (DateStyle ISO, UTC; no escapes needed for these values but backslashes in detail). */
 function pgLine(r: AuditRow): string {
   const ts = r.ts.replace('T', ' ').replace(/\.?0*Z$/, '+00');
   const arr = (a: readonly string[]): string => `{${a.join(',')}}`;
@@ -33,6 +33,8 @@ function pgLine(r: AuditRow): string {
     v[c] = x === null ? '\\N' : typeof x === 'boolean' ? (x ? 't' : 'f') : Array.isArray(x) ? arr(x) : String(x);
   }
   v.ts = ts;
+  if (r.row_format === 1) v.row_format = '\\N'; // format 1 is stored as NULL
+  if (r.detail !== null) v.detail = r.detail.replace(/\\/g, '\\\\');
   return ROW_COLUMNS.map((c) => v[c]).join('\t') + '\n';
 }
 
@@ -42,6 +44,7 @@ function event(over: Partial<AuditEvent> = {}): AuditEvent {
     roles: ['agent-writer', 'reader'], tenant: 'acme', agent: null, session: 's-1', action: 'write', route: 'memories.create',
     method: 'POST', path: '/memories', entity_ids: ['acme:user-1'], memory_id: null, source_ip: '10.1.2.3', request_id: randomUUID(),
     policy_revision: 'f'.repeat(64), break_glass: false, phi: true, latency_ms: 1.25, body_digest: 'a'.repeat(64), status: 201,
+    kind: 'decision', ref_event_id: null, detail: null,
     ...over,
   };
 }
@@ -101,7 +104,7 @@ describe('LineHasher (byte path of verify)', () => {
     const fields = pgLine(r).slice(0, -1).split('\t').map((f): Uint8Array => enc.encode(f));
     const value = (k: keyof AuditRow): Uint8Array => (k === col && json !== undefined ? bytes(json) : enc.encode(JSON.stringify(r[k])));
     const parts: Uint8Array[] = [enc.encode(r.prev_hash)];
-    HASHED_KEYS.forEach((k, i) => parts.push(enc.encode(`${i > 0 ? ',' : '{'}${JSON.stringify(k)}:`), value(k)));
+    hashedKeys(r.row_format).forEach((k, i) => parts.push(enc.encode(`${i > 0 ? ',' : '{'}${JSON.stringify(k)}:`), value(k)));
     parts.push(enc.encode('}'));
     if (col !== undefined && copy !== undefined) fields[ROW_COLUMNS.indexOf(col as (typeof ROW_COLUMNS)[number])] = bytes(copy);
     fields[ROW_COLUMNS.indexOf('hash')] = enc.encode(createHash('sha256').update(Buffer.concat(parts)).digest('hex'));
@@ -113,6 +116,39 @@ describe('LineHasher (byte path of verify)', () => {
   it('the forging helper builds exactly what the byte path hashes (control: accepted unchanged)', () => {
     expect(new LineHasher(chain).check(forged(r1), 0)).toBe(true);
     expect(new LineHasher(chain).check(forged(r2), 0)).toBe(true);
+    const old = seal(chain, { seq: 0, hash: GENESIS_HASH }, event());
+    old.row_format = 1;
+    old.kind = null;
+    expect(new LineHasher(chain).check(forged(old), 0)).toBe(true);
+  });
+
+  it('verifies both row formats, and format-2 details with quotes and backslashes, exactly as the reference hashes them', () => {
+    // Format 1 (row_format NULL, 25 keys), then format-2 rows of each kind.
+    const old = { ...seal(chain, { seq: 0, hash: GENESIS_HASH }, event()), row_format: 1, kind: null };
+    old.hash = chainHash(old.prev_hash, canonicalHashed(old));
+    const details = ['{"a":"q\\"b\\\\c","n":2}', '{"content_findings":["email"],"returned":3,"u":"日本\\u0000\\n"}', '{}', '{"x":"\\\\"}'];
+    const rows: AuditRow[] = [old];
+    for (let i = 0; i < 8; i++) {
+      rows.push(seal(chain, rows[rows.length - 1]!, event({
+        kind: (['decision', 'outcome', 'admin', 'config'] as const)[i % 4]!, ref_event_id: i % 4 === 1 ? old.event_id : null,
+        detail: i % 5 === 0 ? null : details[i % details.length]!,
+      })));
+    }
+    const text = rows.map(pgLine).join('');
+    const buf = enc.encode(text);
+    const h = new LineHasher(chain);
+    let start = 0;
+    for (const r of rows) {
+      expect(h.check(buf, start), `seq ${r.seq}`).toBe(true);
+      expect(h.seq).toBe(r.seq);
+      start = h.end + 1;
+    }
+    expect(start).toBe(buf.length);
+    // And a detail changed by one byte is not vouched for.
+    const withN = rows.find((r) => r.detail?.includes('"n":2') === true)!;
+    const bad = enc.encode(pgLine(withN).replace('"n":2', '"n":3'));
+    expect(new LineHasher(chain).check(enc.encode(pgLine(withN)), 0)).toBe(true);
+    expect(new LineHasher(chain).check(bad, 0)).toBe(false);
   });
 
   it('says "don\'t know" to lines whose stored hash only a guard-less byte path would match', () => {
@@ -133,6 +169,30 @@ describe('LineHasher (byte path of verify)', () => {
     ];
     for (const [name, col, copy, json] of cases) {
       const line = forged(r1, col, copy, json);
+      const h = new LineHasher(chain);
+      expect(h.check(line, 0), name).toBe(false);
+      expect(h.end, name).toBe(line.length - 1);
+    }
+    // Row format 2's columns. Format-1 lines (row_format \N) whose kind, ref_event_id or detail is
+    // set: the 25-key hash does not cover them. row_format values no writer writes.
+    const old = seal(chain, { seq: 0, hash: GENESIS_HASH }, event());
+    old.row_format = 1;
+    old.kind = null;
+    const r3 = seal(chain, r1, event({ kind: 'outcome', ref_event_id: r1.event_id, detail: '{"a":"q\\"b\\\\c","n":2}' }));
+    const format2Cases: [string, AuditRow, keyof AuditRow, Uint8Array | string, Uint8Array | string][] = [
+      ['format 1 with kind', old, 'kind', 'outcome', 'null'],
+      ['format 1 with ref_event_id', old, 'ref_event_id', 'd-1', 'null'],
+      ['format 1 with detail', old, 'detail', '{}', 'null'],
+      ['row_format 1 stored', old, 'row_format', '1', 'null'],
+      ['row_format 3 (29 keys hashed with 3)', r1, 'row_format', '3', '3'],
+      ['row_format 02', r1, 'row_format', '02', '2'],
+      ['detail \\\\ (one backslash) is not NULL', r1, 'detail', '\\\\', 'null'],
+      ['detail with a COPY escape JSON writes otherwise (\\v)', r3, 'detail', '{"a":"\\v"}', '"{\\"a\\":\\"\\v\\"}"'],
+      ['detail with a raw control byte', r3, 'detail', '{"a":"\u0001"}', '"{\\"a\\":\\"\u0001\\"}"'],
+      ['quote outside detail', r3, 'kind', 'out"come', '"out\\"come"'],
+    ];
+    for (const [name, row, col, copy, json] of format2Cases) {
+      const line = forged(row, col, copy, json);
       const h = new LineHasher(chain);
       expect(h.check(line, 0), name).toBe(false);
       expect(h.end, name).toBe(line.length - 1);

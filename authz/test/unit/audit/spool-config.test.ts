@@ -10,6 +10,7 @@ const row = (seq: number) => seal('c', { seq: seq - 1, hash: GENESIS_HASH }, {
   event_id: `e${seq}`, ts: new Date(0).toISOString(), decision: 'deny', reasons: [], actor_sub: null, roles: [], tenant: null, agent: null,
   session: null, action: null, route: null, method: 'GET', path: '/', entity_ids: [], memory_id: null, source_ip: null, request_id: 'r',
   policy_revision: null, break_glass: false, phi: false, latency_ms: 0, body_digest: null, status: 403,
+  kind: 'decision', ref_event_id: null, detail: null,
 });
 
 describe('audit spool', () => {
@@ -26,6 +27,15 @@ describe('audit spool', () => {
     await again.clear();
     expect(readSpoolFile(again.path)).toEqual([]);
     await again.close();
+  });
+
+  it('rows spooled before row format 2 (no row_format key) read back as format-1 rows; format-2 rows round-trip', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spool-'));
+    const r = row(1);
+    const { row_format: _f, kind: _k, ref_event_id: _r, detail: _d, ...old } = r;
+    const r2 = seal('c', r, { ...r, event_id: 'e2', kind: 'outcome', ref_event_id: 'e1', detail: '{"returned":1}' });
+    writeFileSync(join(dir, 'x.jsonl'), JSON.stringify(old) + '\n' + JSON.stringify(r2) + '\n');
+    expect(readSpoolFile(join(dir, 'x.jsonl'))).toEqual([{ ...r, row_format: 1, kind: null }, r2]);
   });
 
   it('refuses a spool corrupted in the middle', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { loadSigner, loadVerifier } from '../../../src/audit/checkpoint.js';
-import { GENESIS_HASH, seal, type AuditRow } from '../../../src/audit/row.js';
+import { canonicalHashed, chainHash, GENESIS_HASH, seal, type AuditRow } from '../../../src/audit/row.js';
 import { ChainVerifier } from '../../../src/audit/verify.js';
 import type { AuditEvent } from '../../../src/types.js';
 
@@ -10,6 +10,7 @@ function ev(i: number): AuditEvent {
     event_id: randomUUID(), ts: new Date(1_700_000_000_000 + i).toISOString(), decision: 'allow', reasons: [], actor_sub: 'u', roles: [],
     tenant: i % 2 ? 'a' : 'b', agent: null, session: null, action: 'read', route: 'search', method: 'POST', path: '/search', entity_ids: [],
     memory_id: null, source_ip: null, request_id: 'r', policy_revision: null, break_glass: false, phi: false, latency_ms: 1, body_digest: null, status: 200,
+    kind: 'decision', ref_event_id: null, detail: null,
   };
 }
 function chain(n: number): AuditRow[] {
@@ -68,6 +69,39 @@ describe('ChainVerifier', () => {
     expect(run(rows, { checkpoints: [cp] })).toMatchObject({ problem: null, checkpoints_unsigned_check: 1 });
     expect(run(rows, { checkpoints: [{ ...cp, hash: rows[3]!.hash }], keys }).problem).toMatchObject({ seq: 5, reason: 'checkpoint_bad_signature' });
     expect(run(rows.slice(0, 4), { checkpoints: [cp], keys }).problem).toMatchObject({ seq: 5, reason: 'checkpoint_beyond_head' });
+  });
+
+  it('a chain of format-1 rows continued by format-2 rows verifies; format-2 tampering is named', () => {
+    // Format-1 rows as the previous version sealed them: 25 keys, new columns NULL.
+    const rows: AuditRow[] = [];
+    let head = { seq: 0, hash: GENESIS_HASH };
+    for (let i = 0; i < 5; i++) {
+      const r: AuditRow = { ...seal('c', head, ev(i)), row_format: 1, kind: null };
+      r.hash = chainHash(r.prev_hash, canonicalHashed(r));
+      rows.push(r);
+      head = r;
+    }
+    for (let i = 5; i < 10; i++) {
+      const r = seal('c', head, { ...ev(i), kind: i % 2 ? 'outcome' : 'decision', ref_event_id: i % 2 ? rows[i - 1]!.event_id : null,
+        detail: i % 2 ? '{"returned":1,"upstream_status":200}' : null });
+      rows.push(r);
+      head = r;
+    }
+    expect(run(rows)).toMatchObject({ rows: 10, problem: null });
+    const at = (i: number, change: Partial<AuditRow>) => rows.map((r, k) => (k === i ? { ...r, ...change } : r));
+    const cases: [string, AuditRow[], number][] = [
+      ['kind', at(5, { kind: 'admin' }), 6],
+      ['ref_event_id', at(6, { ref_event_id: rows[0]!.event_id }), 7],
+      ['detail', at(6, { detail: '{"returned":0,"upstream_status":200}' }), 7],
+      ['row_format NULL, new columns kept', at(6, { row_format: 1 }), 7],
+      ['row_format NULL, new columns dropped', at(6, { row_format: 1, kind: null, ref_event_id: null, detail: null }), 7],
+      ['row_format not a format', at(7, { row_format: 0 }), 8],
+      ['a format-1 row given a kind', at(2, { kind: 'outcome' }), 3],
+      ['a format-1 row made format 2', at(2, { row_format: 2, kind: 'decision' }), 3],
+    ];
+    for (const [name, tampered, seq] of cases) {
+      expect(run(tampered).problem, name).toMatchObject({ seq, reason: 'hash_mismatch', event_id: rows[seq - 1]!.event_id });
+    }
   });
 
   it('rejects a non-Ed25519 checkpoint key', () => {
