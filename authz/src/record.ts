@@ -3,7 +3,7 @@
 // and returns a complete AuditEvent; adding a column means changing AuditEvent and the base
 // below, nothing else. Rows never carry tokens or memory content (ids, counts, digests only).
 import { createHash, randomUUID } from 'node:crypto';
-import type { AuditEvent, DecisionValue, Identity, Mem0Request, MemoryOwner, PolicyDecision, RowKind } from './types.js';
+import type { AdminAction, AuditEvent, DecisionValue, Identity, Mem0Request, MemoryOwner, PolicyDecision, RowKind } from './types.js';
 import type { RawCheck } from './request/parse.js';
 import { bodyDigest, describeForAudit } from './request/parse.js';
 import { jcs } from './audit/jcs.js';
@@ -33,10 +33,10 @@ export interface DecisionResult {
 
 type Detail = Record<string, unknown>;
 
-function detailText(d: Detail | undefined): string | null {
+function detailText(d: Detail | undefined, keepEmpty = false): string | null {
   if (d === undefined) return null;
   const kept = Object.fromEntries(Object.entries(d).filter(([, v]) => v !== undefined));
-  return Object.keys(kept).length === 0 ? null : jcs(kept);
+  return Object.keys(kept).length === 0 && !keepEmpty ? null : jcs(kept);
 }
 
 // Paths are audited without the query string, bounded, with control characters replaced.
@@ -68,6 +68,7 @@ interface Base {
   bodyDigest?: string | null;
   refEventId?: string | null;
   detail?: Detail;
+  keepEmptyDetail?: boolean;
 }
 
 function row(b: Base): AuditEvent {
@@ -97,7 +98,7 @@ function row(b: Base): AuditEvent {
     status: b.status,
     kind: b.kind,
     ref_event_id: b.refEventId ?? null,
-    detail: detailText(b.detail),
+    detail: detailText(b.detail, b.keepEmptyDetail),
   };
 }
 
@@ -233,7 +234,7 @@ export function configChangeRow(change: { key: string; field: string; value: str
 }
 
 /** An admin CLI action (`mem0-gov …`), recorded before it takes effect. */
-export function adminRow(a: { actor: string; command: string; target: string; details: Record<string, string | number | boolean> }, nowMs: number): AuditEvent {
+export function adminRow(a: AdminAction, nowMs: number): AuditEvent {
   const details = Object.keys(a.details).sort().map((k) => `detail:${k}=${String(a.details[k])}`);
   return row({
     kind: 'admin',
@@ -249,7 +250,9 @@ export function adminRow(a: { actor: string; command: string; target: string; de
     requestId: randomUUID(),
     policyRevision: null,
     bodyDigest: sha256Hex(jcs(a.details)),
+    // Always the details object, even empty: an admin row says what it was given.
     detail: a.details,
+    keepEmptyDetail: true,
   });
 }
 

@@ -256,6 +256,17 @@ export interface AuditEvent {
 export type RowKind = 'decision' | 'outcome' | 'admin' | 'config';
 export const ROW_KINDS: readonly RowKind[] = ['decision', 'outcome', 'admin', 'config'];
 
+/** One admin action (CLI), written to the audit chain before it takes effect. */
+export interface AdminAction {
+  /** who ran it: MEM0_GOV_ADMIN_ACTOR, else the OS user */
+  actor: string;
+  /** e.g. `limits.set`, `revoke`, `tenant.suspend`, `breakglass.grant`, `audit.checkpoint` */
+  command: string;
+  /** what it acts on, e.g. `tenant:acme`, `jti:abc` */
+  target: string;
+  details: Record<string, string | number | boolean | null>;
+}
+
 export interface AuditSink {
   /** Resolves once the event is durable (PG commit or spool fsync); rejects if neither is possible. */
   append(event: AuditEvent): Promise<void>;

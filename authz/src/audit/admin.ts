@@ -1,11 +1,10 @@
 // Admin actions (CLI) in the audit chain: their own chain per host, `admin:<hostname>`.
 import { hostname } from 'node:os';
-import { createHash, randomUUID } from 'node:crypto';
 import type { Env } from '../config/env.js';
-import type { AdminAction } from '../cli/context.js';
+import type { AdminAction } from '../types.js';
+import { adminRow } from '../record.js';
 import { createLogger } from '../logger.js';
 import { loadAuditConfig, type AuditConfig } from './config.js';
-import { jcs } from './jcs.js';
 import { ensureSchema } from './migrate.js';
 import { ChainWriter } from './writer.js';
 
@@ -28,36 +27,7 @@ export async function recordAdminAction(env: Env, action: AdminAction): Promise<
   await ensureSchema({ pgUrl: cfg.pgUrl, migrate: cfg.migrate, logger, ...(cfg.adminUrl !== undefined ? { adminUrl: cfg.adminUrl } : {}) });
   const writer = await ChainWriter.open({ ...cfg, batchMs: 0 }, logger, { lockWaitMs: 10_000 });
   try {
-    const details = Object.keys(action.details).sort().map((k) => `detail:${k}=${String(action.details[k])}`);
-    const detailJson = jcs(action.details);
-    await writer.append({
-      event_id: randomUUID(),
-      ts: new Date().toISOString(),
-      decision: 'allow',
-      reasons: ['admin_action', ...details],
-      actor_sub: action.actor,
-      roles: ['admin'],
-      tenant: /^tenant:/.test(action.target) ? action.target.slice('tenant:'.length) : null,
-      agent: 'mem0-gov-cli',
-      session: null,
-      action: 'admin',
-      route: `cli.${action.command}`,
-      method: 'CLI',
-      path: action.target,
-      entity_ids: [],
-      memory_id: null,
-      source_ip: null,
-      request_id: randomUUID(),
-      policy_revision: null,
-      break_glass: false,
-      phi: false,
-      latency_ms: 0,
-      body_digest: createHash('sha256').update(detailJson).digest('hex'),
-      status: 0,
-      kind: 'admin',
-      ref_event_id: null,
-      detail: detailJson,
-    });
+    await writer.append(adminRow(action, Date.now()));
   } finally {
     await writer.close();
   }

@@ -2,17 +2,9 @@
 //   run(argv: string[], ctx: CliContext): Promise<number>   (the exit code)
 // and never call process.exit, read process.env or print directly, so tests can drive them.
 import type { Env } from '../config/env.js';
+import type { AdminAction } from '../types.js';
 
-/** One admin action, written to the audit chain before it takes effect. */
-export interface AdminAction {
-  /** who ran it: MEM0_GOV_ADMIN_ACTOR, else the OS user */
-  actor: string;
-  /** e.g. `limits.set`, `revoke`, `tenant.suspend`, `breakglass.grant`, `audit.checkpoint` */
-  command: string;
-  /** what it acts on, e.g. `tenant:acme`, `jti:abc` */
-  target: string;
-  details: Record<string, string | number | boolean | null>;
-}
+export type { AdminAction };
 
 export interface CliContext {
   env: Env;
