@@ -50,7 +50,7 @@ export class ChainWriter {
   private queue: Pending[] = [];
   private running = false;
   private idleWaiters: (() => void)[] = [];
-  private timer: NodeJS.Timeout | null = null;
+  private timer: { cancel(): void } | null = null;
   private ticker: NodeJS.Timeout | null = null;
   private nextReconnectAt = 0;
   private lastCp = { seq: 0, at: 0 };
@@ -174,7 +174,16 @@ export class ChainWriter {
       metrics.auditQueueDepth.set(this.queue.length);
       if (this.queue.length >= this.cfg.maxBatch) this.kick();
       else if (this.timer === null && !this.running) {
-        this.timer = setTimeout(() => this.kick(), this.cfg.batchMs);
+        // Nothing in flight: write now (events of the same tick still share the commit). While a
+        // commit is in flight the loop takes whatever gathered as soon as it is done, so batching
+        // under load needs no timer. A configured window only adds an idle wait.
+        if (this.cfg.batchMs > 0) {
+          const t = setTimeout(() => this.kick(), this.cfg.batchMs);
+          this.timer = { cancel: () => clearTimeout(t) };
+        } else {
+          const i = setImmediate(() => this.kick());
+          this.timer = { cancel: () => clearImmediate(i) };
+        }
       }
     });
   }
@@ -198,10 +207,7 @@ export class ChainWriter {
   }
 
   private kick(): void {
-    if (this.timer !== null) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
+    this.clearTimer();
     if (this.running) return;
     this.running = true;
     void this.loop().finally(() => {
@@ -212,6 +218,11 @@ export class ChainWriter {
       // Events that arrived after the last pass (none normally: the loop drains the queue).
       if (this.queue.length > 0) this.kick();
     });
+  }
+
+  private clearTimer(): void {
+    this.timer?.cancel();
+    this.timer = null;
   }
 
   private idle(): Promise<void> {
@@ -388,7 +399,7 @@ export class ChainWriter {
     if (this.ticker !== null) clearInterval(this.ticker);
     this.forceCheckpoint = true;
     await this.idle();
-    if (this.timer !== null) clearTimeout(this.timer);
+    this.clearTimer();
     const c = this.client;
     this.client = null;
     await c?.end().catch(() => undefined);
