@@ -16,6 +16,7 @@ import type { Identity } from '../types.js';
 import type { IssuerConfig, JwtConfig } from './config.js';
 import { mapClaims } from './claims.js';
 import { unauthenticated } from './errors.js';
+import { TokenCache, tokenDigest } from './token-cache.js';
 
 export interface Authenticator {
   authenticate(authorization: string | undefined): Promise<Identity>;
@@ -134,11 +135,16 @@ export function reasonFor(err: unknown): PipelineStop {
   return stop('jwks_unavailable', {}, err);
 }
 
-export function createAuthenticator(cfg: JwtConfig, clock: () => number = Date.now): Authenticator {
+/** Default bound of the verified-token cache (entries of a few hundred bytes each). */
+export const TOKEN_CACHE_ENTRIES = 10_000;
+
+export function createAuthenticator(cfg: JwtConfig, clock: () => number = Date.now, opts: { cacheEntries?: number } = {}): Authenticator & { cache: TokenCache } {
   const byIssuer = new Map<string, KeyResolver>();
   for (const iss of cfg.issuers) byIssuer.set(iss.issuer, keyResolver(iss, cfg));
+  const cache = new TokenCache(opts.cacheEntries ?? TOKEN_CACHE_ENTRIES);
 
   return {
+    cache,
     async warm() {
       const failed: string[] = [];
       await Promise.all(
@@ -166,9 +172,20 @@ export function createAuthenticator(cfg: JwtConfig, clock: () => number = Date.n
       if (alg === undefined || !cfg.algorithms.includes(alg)) throw unauthenticated('alg_not_allowed');
       const resolver = typeof unverified.iss === 'string' ? byIssuer.get(unverified.iss) : undefined;
       if (!resolver) throw unauthenticated('unknown_issuer');
+      const now = clock();
+      const digest = tokenDigest(token);
+      const hit = cache.get(digest, now);
+      if (hit !== undefined) {
+        // Still the key the issuer serves for this header? (A rotation drops the entry.)
+        const header = decodeProtectedHeader(token) as Parameters<JWTVerifyGetKey>[0];
+        const current = await Promise.resolve(resolver(header, { payload: '', signature: '' } as Parameters<JWTVerifyGetKey>[1])).catch(() => undefined);
+        if (current === hit.key) return hit.identity;
+        cache.delete(digest);
+      }
       let payload: JWTPayload;
+      let key: unknown;
       try {
-        ({ payload } = await jwtVerify(token, resolver, {
+        ({ payload, key } = await jwtVerify(token, resolver, {
           issuer: unverified.iss,
           audience: cfg.audience,
           algorithms: cfg.algorithms,
@@ -180,7 +197,12 @@ export function createAuthenticator(cfg: JwtConfig, clock: () => number = Date.n
       } catch (err) {
         throw reasonFor(err);
       }
-      return mapClaims(payload, cfg);
+      const identity = mapClaims(payload, cfg);
+      // Cached until exp (never past it, whatever the skew), or the max token age if set.
+      let endsAtMs = (payload.exp as number) * 1000;
+      if (cfg.maxTokenAgeSeconds > 0 && typeof payload.iat === 'number') endsAtMs = Math.min(endsAtMs, (payload.iat + cfg.maxTokenAgeSeconds) * 1000);
+      if (endsAtMs > now) cache.set(digest, { identity, endsAtMs, key });
+      return identity;
     },
   };
 }

@@ -219,3 +219,57 @@ describe('JWT config', () => {
     expect(c.issuers.map((i) => i.keys.kind)).toEqual(['discovery', 'jwks_url']);
   });
 });
+
+describe('verified-token cache', () => {
+  it('keeps a verified token by digest (never the token) until its exp, then verifies again', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    let clockMs = now * 1000;
+    const auth = createAuthenticator(cfg({ MEM0_GOV_JWT_CLOCK_SKEW_SECONDS: '0' }), () => clockMs);
+    const t = await token(keys.es!, {}, { iat: now, exp: now + 60 });
+    await auth.authenticate(`Bearer ${t}`);
+    expect(auth.cache.size).toBe(1);
+    expect(auth.cache.keys().join()).not.toContain(t.split('.')[2]!.slice(0, 20));
+    expect(auth.cache.keys()[0]).toMatch(/^[A-Za-z0-9_-]{43}$/); // base64url SHA-256
+    await expect(auth.authenticate(`Bearer ${t}`)).resolves.toMatchObject({ subject: 'alice' });
+    clockMs = (now + 61) * 1000;
+    expect((await reason(auth.authenticate(`Bearer ${t}`)))[0]).toBe('expired');
+    expect(auth.cache.size).toBe(0);
+  });
+
+  it('a key rotation drops cached tokens signed with a key the issuer no longer serves', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'jwks-rot-'));
+    const file = join(dir, 'jwks.json');
+    writeFileSync(file, JSON.stringify({ keys: [keys.es!.pub] }));
+    const auth = createAuthenticator(cfg({ MEM0_GOV_JWKS_FILE: file, MEM0_GOV_JWKS_COOLDOWN_MS: '0' }));
+    const old = await token(keys.es!);
+    await auth.authenticate(`Bearer ${old}`);
+    expect(auth.cache.size).toBe(1);
+    // The issuer rotates: only the new key is published, and a token signed with it arrives.
+    await new Promise((r) => setTimeout(r, 20));
+    writeFileSync(file, JSON.stringify({ keys: [keys.rotated!.pub] }));
+    await expect(auth.authenticate(`Bearer ${await token(keys.rotated!)}`)).resolves.toMatchObject({ subject: 'alice' });
+    expect((await reason(auth.authenticate(`Bearer ${old}`)))[0]).toBe('unknown_kid');
+  });
+
+  it('is bounded: the least recently used entry goes first', async () => {
+    const auth = createAuthenticator(cfg(), Date.now, { cacheEntries: 2 });
+    const [a, b, c] = await Promise.all([token(keys.es!, { n: 1 }), token(keys.es!, { n: 2 }), token(keys.es!, { n: 3 })]);
+    await auth.authenticate(`Bearer ${a}`);
+    await auth.authenticate(`Bearer ${b}`);
+    await auth.authenticate(`Bearer ${a}`); // a is now the most recent
+    await auth.authenticate(`Bearer ${c}`);
+    expect(auth.cache.size).toBe(2);
+    const { tokenDigest } = await import('../../../src/identity/token-cache.js');
+    expect(auth.cache.keys().sort()).toEqual([tokenDigest(a!), tokenDigest(c!)].sort());
+  });
+
+  it('a tampered copy of a cached token is another entry, and is refused', async () => {
+    const auth = createAuthenticator(cfg());
+    const t = await token(keys.es!);
+    await auth.authenticate(`Bearer ${t}`);
+    const [h, p, sig] = t.split('.');
+    const forged = `${h}.${p}.${sig!.slice(0, -4)}AAAA`;
+    expect((await reason(auth.authenticate(`Bearer ${forged}`)))[0]).toBe('bad_signature');
+  });
+});
+
