@@ -72,10 +72,10 @@ function continueWith(phase: 'request_headers' | 'response_headers' | 'request_b
 }
 
 /** The denial shape every mem0-gov refusal has, from the response stage. */
-function immediate(reason: Reason, ctx: ResponseContext | undefined): ProcessingResponse {
+function immediate(reason: Reason, ctx: ResponseContext | undefined, requestId = ''): ProcessingResponse {
   const status = REASONS[reason].status;
   const decision = REASONS[reason].decision;
-  const body = JSON.stringify({ error: decision, reason, request_id: ctx?.requestId ?? '', decision_id: ctx?.decisionId ?? '' });
+  const body = JSON.stringify({ error: decision, reason, request_id: ctx?.requestId ?? requestId, decision_id: ctx?.decisionId ?? '' });
   return {
     immediate_response: {
       status: { code: status },
@@ -169,8 +169,9 @@ export function createStreamProcessor(deps: ProcessorDeps): StreamProcessor {
       // Reached Mem0's side of the chain without an ext_authz decision: never release.
       if (!ctx) {
         metrics.responseStageFailures.inc({ reason: 'decision_context_missing' });
-        deps.logger.error({ requestId: header(msg.request_headers, 'x-request-id') }, 'response stage: no decision context');
-        return immediate('decision_context_missing', undefined);
+        const requestId = header(msg.request_headers, 'x-request-id') ?? '';
+        deps.logger.error({ requestId }, 'response stage: no decision context');
+        return immediate('decision_context_missing', undefined, requestId);
       }
       const res = continueWith('request_headers');
       // The route config buffers write bodies; skip that round trip when no content rule

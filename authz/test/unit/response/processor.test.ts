@@ -29,7 +29,7 @@ function deps(fail = false) {
 }
 
 const headersMsg = (c: ResponseContext | undefined, eos = true): ProcessingRequest => ({
-  request_headers: { headers: { headers: [{ key: ':path', raw_value: Buffer.from('/memories') }] }, end_of_stream: eos },
+  request_headers: { headers: { headers: [{ key: ':path', raw_value: Buffer.from('/memories') }, { key: 'x-request-id', raw_value: Buffer.from('rid-9') }] }, end_of_stream: eos },
   ...(c ? { metadata_context: { filter_metadata: { [METADATA_NAMESPACE]: { fields: { ctx: { stringValue: encodeContext(c) } } } } } } : {}),
 });
 const respHeaders = (status: number, eos = false): ProcessingRequest => ({ response_headers: { headers: { headers: [{ key: ':status', raw_value: Buffer.from(String(status)) }] }, end_of_stream: eos } });
@@ -41,7 +41,7 @@ describe('response stage stream', () => {
     const p = createStreamProcessor(d.deps);
     const r = await p.onMessage(headersMsg(undefined));
     expect(r.immediate_response).toBeDefined();
-    expect(JSON.parse(String((r.immediate_response as { body: Buffer }).body))).toMatchObject({ reason: 'decision_context_missing' });
+    expect(JSON.parse(String((r.immediate_response as { body: Buffer }).body))).toMatchObject({ reason: 'decision_context_missing', request_id: 'rid-9' });
   });
 
   it('a local reply (ext_authz denial) passes through untouched and records nothing', async () => {
