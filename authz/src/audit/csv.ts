@@ -7,10 +7,16 @@ const NUMERIC = new Set<string>(['seq', 'latency_ms', 'status', 'row_format']);
 const BOOLEAN = new Set<string>(['break_glass', 'phi']);
 const ARRAY = new Set<string>(['reasons', 'roles', 'entity_ids']);
 
-function cell(v: unknown): string {
-  if (v === null) return '';
+/**
+ * One CSV cell (RFC 4180), for every CSV this project writes: null/undefined is an empty unquoted
+ * cell, an array its JSON; a value with a comma, double quote, CR or LF is quoted (quotes doubled).
+ * `quoteAll` quotes every other value too: the export's text columns, where quoting is what tells
+ * the empty string (`""`) from null (empty, unquoted).
+ */
+export function csvCell(v: unknown, quoteAll = false): string {
+  if (v === null || v === undefined) return '';
   const s = Array.isArray(v) ? JSON.stringify(v) : String(v);
-  return '"' + s.replace(/"/g, '""') + '"';
+  return quoteAll || /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
 }
 
 export const CSV_HEADER = ROW_COLUMNS.join(',');
@@ -18,7 +24,7 @@ export const CSV_HEADER = ROW_COLUMNS.join(',');
 export const CSV_HEADER_1 = ROW_COLUMNS_1.join(',');
 
 export function rowToCsv(row: AuditRow): string {
-  return ROW_COLUMNS.map((c) => (NUMERIC.has(c) || BOOLEAN.has(c) ? String(row[c]) : cell(row[c]))).join(',');
+  return ROW_COLUMNS.map((c) => (NUMERIC.has(c) || BOOLEAN.has(c) ? String(row[c]) : csvCell(row[c], true))).join(',');
 }
 
 /** Splits CSV text into records of [value, quoted] cells. */

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import type pg from 'pg';
 import type { Checkpoint } from './checkpoint.js';
 import { CSV_HEADER, rowToCsv } from './csv.js';
-import { listChains, readChain, readCheckpoints } from './pg.js';
+import { chainBounds, listChains, readChain, readCheckpoints } from './pg.js';
 import { ROW_COLUMNS, type AuditRow } from './row.js';
 
 /**
@@ -77,18 +77,13 @@ export async function exportAudit(client: pg.Client, opts: ExportOptions): Promi
   let total = 0;
   for (const chainId of await listChains(client)) {
     // The seq range whose ts falls in [since, until): exported whole, so the segment is contiguous.
-    const r = await client.query<{ lo: string | null; hi: string | null }>(
-      'SELECT min(seq)::text AS lo, max(seq)::text AS hi FROM audit.events WHERE chain_id = $1 AND ts >= $2 AND ts < $3',
-      [chainId, opts.since, opts.until]);
-    const lo = r.rows[0]?.lo;
-    const hi = r.rows[0]?.hi;
-    if (lo == null || hi == null) continue;
-    const where = opts.tenant !== undefined ? 'seq <= $3 AND tenant = $4' : 'seq <= $3';
-    const params = opts.tenant !== undefined ? [hi, opts.tenant] : [hi];
+    const bounds = await chainBounds(client, chainId, { since: opts.since, until: opts.until });
+    if (bounds === null) continue;
     let first: AuditRow | null = null;
     let last: AuditRow | null = null;
     let n = 0;
-    for await (const page of readChain(client, chainId, { where: `seq >= ${Number(lo)} AND ${where}`, params })) {
+    const segment = readChain([client], chainId, { from: bounds.lo, to: bounds.hi }, { pageSize: 20_000, ...(opts.tenant !== undefined ? { tenant: opts.tenant } : {}) });
+    for await (const page of segment) {
       for (const row of page) {
         first ??= row;
         last = row;

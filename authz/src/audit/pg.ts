@@ -1,5 +1,5 @@
 // PostgreSQL I/O for the audit chain: connection, per-chain advisory lock, head, batched INSERT,
-// paged reads for verify/export. Statements only; no chain logic here.
+// the chain bounds and the one paged reader (verify, export). Statements only; no chain logic here.
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import pg from 'pg';
@@ -175,63 +175,51 @@ export function rowFromRaw(a: RawRow): AuditRow {
   } as AuditRow;
 }
 
-/**
- * Pages through one chain in seq order (keyset pagination). The next page is requested before
- * the current one is handed out, so PostgreSQL works while the caller hashes.
- */
-export async function* readChain(client: pg.Client, chainId: string, opts: { where?: string; params?: unknown[]; pageSize?: number } = {}): AsyncGenerator<AuditRow[]> {
-  const pageSize = opts.pageSize ?? 20_000;
-  const extra = opts.where ? ` AND ${opts.where}` : '';
-  const base = opts.params ?? [];
-  const sql = `SELECT ${ROW_SELECT_SQL} FROM audit.events WHERE chain_id = $1 AND seq > $2${extra} ORDER BY seq LIMIT ${pageSize}`;
-  const fetch = (after: string): Promise<pg.QueryArrayResult<RawRow>> =>
-    client.query<RawRow>({ text: sql, values: [chainId, after, ...base], rowMode: 'array', types: RAW_TYPES });
-  let pending = fetch('0');
-  for (;;) {
-    const page = await pending;
-    if (page.rows.length === 0) return;
-    const last = page.rows[page.rows.length - 1]![1]!;
-    pending = page.rows.length < pageSize ? Promise.resolve({ ...page, rows: [] }) : fetch(last);
-    pending.catch(() => undefined); // surfaced by the next await; avoids an unhandled rejection meanwhile
-    yield page.rows.map(rowFromRaw);
-  }
-}
-
 /** Every column arrives as text: no per-type parsing on the hot path. */
 const RAW_TYPES = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
 
 /**
- * Verify's reader: the chain up to its current max seq, in seq-range pages fetched over several
- * connections at once (building each row's JSON costs PostgreSQL CPU; two backends halve it),
- * yielded strictly in seq order. Gaps simply yield fewer rows; the verifier reports them.
- * `upTo`: stop at this seq (the max seq when verification started).
+ * The lowest and highest seq of a chain, or null when it has no rows; with `ts`, of its rows
+ * whose ts falls in [since, until) (export's segment).
  */
-export async function* readChainRanges(clients: readonly pg.Client[], chainId: string, pageSize = 5_000, upTo?: number): AsyncGenerator<AuditRow[]> {
-  const first = clients[0];
-  if (first === undefined) throw new Error('readChainRanges needs a client');
-  const b = await first.query<{ lo: string | null; hi: string | null }>(
-    'SELECT min(seq)::text AS lo, max(seq)::text AS hi FROM audit.events WHERE chain_id = $1', [chainId]);
-  if (b.rows[0]?.lo == null || b.rows[0]?.hi == null) return;
-  const lo = Number(b.rows[0].lo);
-  const hi = upTo === undefined ? Number(b.rows[0].hi) : Math.min(upTo, Number(b.rows[0].hi));
-  const sql = `SELECT ${ROW_SELECT_SQL} FROM audit.events WHERE chain_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq`;
+export async function chainBounds(client: pg.Client, chainId: string, ts?: { since: Date; until: Date }): Promise<{ lo: number; hi: number } | null> {
+  const r = await client.query<{ lo: string | null; hi: string | null }>(
+    `SELECT min(seq)::text AS lo, max(seq)::text AS hi FROM audit.events WHERE chain_id = $1${ts ? ' AND ts >= $2 AND ts < $3' : ''}`,
+    ts ? [chainId, ts.since, ts.until] : [chainId]);
+  const b = r.rows[0];
+  return b?.lo == null || b.hi == null ? null : { lo: Number(b.lo), hi: Number(b.hi) };
+}
+
+/**
+ * The one paged reader of a chain: rows with seq in [from, to] (optionally of one tenant), in
+ * seq-range pages fetched over one or several connections at once (building each row's JSON costs
+ * PostgreSQL CPU; two backends halve it), yielded strictly in seq order. Gaps and filtered-out
+ * rows simply yield fewer rows (verify reports gaps). Bounds: chainBounds.
+ */
+export async function* readChain(pool: readonly pg.Client[], chainId: string, range: { from: number; to: number },
+  opts: { tenant?: string; pageSize?: number } = {}): AsyncGenerator<AuditRow[]> {
+  if (pool.length === 0) throw new Error('readChain needs a client');
+  const pageSize = opts.pageSize ?? 5_000;
+  const tenant = opts.tenant !== undefined ? ' AND tenant = $4' : '';
+  const sql = `SELECT ${ROW_SELECT_SQL} FROM audit.events WHERE chain_id = $1 AND seq BETWEEN $2 AND $3${tenant} ORDER BY seq`;
   const pages: Promise<RawRow[]>[] = [];
-  let nextStart = lo;
+  let nextStart = range.from;
   let turn = 0;
   const launch = (): void => {
-    if (nextStart > hi) return;
+    if (nextStart > range.to) return;
     const from = nextStart;
-    const to = Math.min(hi, from + pageSize - 1);
+    const to = Math.min(range.to, from + pageSize - 1);
     nextStart = to + 1;
-    const c = clients[turn++ % clients.length]!;
-    const p = c.query<RawRow>({ text: sql, values: [chainId, from, to], rowMode: 'array', types: RAW_TYPES }).then((r) => r.rows);
+    const c = pool[turn++ % pool.length]!;
+    const values = opts.tenant !== undefined ? [chainId, from, to, opts.tenant] : [chainId, from, to];
+    const p = c.query<RawRow>({ text: sql, values, rowMode: 'array', types: RAW_TYPES }).then((r) => r.rows);
     p.catch(() => undefined); // surfaced when awaited in order
     pages.push(p);
   };
-  for (let i = 0; i < clients.length + 1; i++) launch();
+  for (let i = 0; i < pool.length + 1; i++) launch();
   while (pages.length > 0) {
     const raw = await pages.shift()!;
     launch();
-    yield raw.map(rowFromRaw);
+    if (raw.length > 0) yield raw.map(rowFromRaw);
   }
 }

@@ -4,7 +4,7 @@
 import type pg from 'pg';
 import * as metrics from '../metrics.js';
 import type { Checkpoint, CheckpointVerifier } from './checkpoint.js';
-import { listChains, readChainRanges, readCheckpoints } from './pg.js';
+import { chainBounds, listChains, readChain, readCheckpoints } from './pg.js';
 import { fastVerifyChain } from './verify-fast.js';
 import { VerifyPool } from './verify-pool.js';
 import { ChainVerifier, type ChainReport } from './verify.js';
@@ -24,17 +24,13 @@ export interface VerifyDbOptions {
   pool?: VerifyPool;
 }
 
-async function chainBounds(client: pg.Client, chainId: string): Promise<{ lo: number; hi: number } | null> {
-  const b = await client.query<{ lo: string | null; hi: string | null }>(
-    'SELECT min(seq)::text AS lo, max(seq)::text AS hi FROM audit.events WHERE chain_id = $1', [chainId]);
-  const r = b.rows[0];
-  return r?.lo == null || r.hi == null ? null : { lo: Number(r.lo), hi: Number(r.hi) };
-}
-
-async function referenceVerify(client: pg.Client, chainId: string, cps: readonly Checkpoint[], keys: readonly CheckpointVerifier[], readers: readonly pg.Client[], upTo: number): Promise<ChainReport> {
+async function referenceVerify(client: pg.Client, chainId: string, cps: readonly Checkpoint[], keys: readonly CheckpointVerifier[], readers: readonly pg.Client[],
+  bounds: { lo: number; hi: number } | null): Promise<ChainReport> {
   const v = new ChainVerifier(chainId, { checkpoints: cps, keys });
-  outer: for await (const page of readChainRanges([client, ...readers], chainId, 5_000, upTo)) {
-    for (const row of page) if (!v.push(row)) break outer;
+  if (bounds !== null) {
+    outer: for await (const page of readChain([client, ...readers], chainId, { from: bounds.lo, to: bounds.hi })) {
+      for (const row of page) if (!v.push(row)) break outer;
+    }
   }
   return v.finish();
 }
@@ -44,10 +40,10 @@ export async function verifyChainInDb(client: pg.Client, chainId: string, keys: 
   pool: VerifyPool | null = null): Promise<ChainReport> {
   // Checkpoints first: any checkpoint beyond the rows read next must have its rows there.
   const cps = await readCheckpoints(client, chainId);
+  // The chain as it is now (max seq): rows appended while verifying are left for the next run.
   const bounds = await chainBounds(client, chainId);
-  const upTo = bounds?.hi ?? 0;
-  const fast = pool !== null && bounds !== null ? await fastVerifyChain(client, chainId, upTo, cps, keys, pool) : null;
-  const report = fast ?? await referenceVerify(client, chainId, cps, keys, readers, upTo);
+  const fast = pool !== null && bounds !== null ? await fastVerifyChain(client, chainId, bounds.hi, cps, keys, pool) : null;
+  const report = fast ?? await referenceVerify(client, chainId, cps, keys, readers, bounds);
   if (report.problem !== null) metrics.auditChainVerifyFailures.inc();
   return report;
 }

@@ -1,7 +1,7 @@
-// What every `mem0-gov` command module receives. Command modules export
-//   run(argv: string[], ctx: CliContext): Promise<number>   (the exit code)
-// and never call process.exit, read process.env or print directly, so tests can drive them.
-import type { Env } from '../config/env.js';
+// What every `mem0-gov` command receives. Commands are declared with cli/args.ts (command/group),
+// whose run(argv, ctx) returns the exit code; they never call process.exit, read process.env or
+// print directly, so tests can drive them.
+import { ConfigError, type Env } from '../config/env.js';
 import type { AdminAction } from '../types.js';
 
 export type { AdminAction };
@@ -15,4 +15,15 @@ export interface CliContext {
   actor: string;
 }
 
-export class UsageError extends Error {}
+/**
+ * Records the admin action before it takes effect. If it cannot be recorded this throws (exit 1,
+ * or 78 for a configuration error), so the command stops before changing anything.
+ */
+export async function record(ctx: CliContext, action: Omit<AdminAction, 'actor'>): Promise<void> {
+  try {
+    await ctx.recordAdmin(action);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new Error(`cannot record admin action in the audit chain, nothing changed: ${(err as Error).message}`);
+  }
+}

@@ -1,4 +1,4 @@
-// `mem0-gov evidence --out DIR [--since ISO] [--until ISO]`: an evidence pack for auditors.
+// `mem0-gov evidence --out DIR [--since ISO] [--until ISO] [--public-key PEM]...`: an evidence pack for auditors.
 // Each file is plain JSON/CSV an auditor can read without our code; manifest.json lists
 // every file with its SHA-256 so the pack itself can be checked for tampering.
 import { createHash } from 'node:crypto';
@@ -17,9 +17,9 @@ import { bundleRevision } from '../policy/bundle.js';
 import { PREFIX, str } from '../config/env.js';
 import type { Env } from '../config/env.js';
 import * as metrics from '../metrics.js';
-import { flags } from './args.js';
-import { UsageError } from './context.js';
-import type { CliContext } from './context.js';
+import { csvCell } from '../audit/csv.js';
+import { command, UsageError } from './args.js';
+import { record, type CliContext } from './context.js';
 
 /** Variable names whose values are secrets: shown as "[set]", never printed. */
 const SECRET_NAME = /(PASSWORD|SECRET|TOKEN|API_KEY|PRIVATE)(?!_FILE)/;
@@ -46,18 +46,21 @@ export function roleMatrix(data: unknown): { permissions: string[]; roles: Recor
   return { permissions, roles: table };
 }
 
-function csvCell(v: unknown): string {
-  const s = v === null || v === undefined ? '' : String(v);
-  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-export async function run(argv: string[], ctx: CliContext): Promise<number> {
-  const { values } = flags(argv, {
+export const evidence = command({
+  path: 'evidence',
+  usage: ['evidence --out DIR [--since ISO] [--until ISO] [--public-key PEM]...'],
+  notes: ['default period: the 30 days up to now; exit 1 if an audit chain does not verify (the pack says BROKEN)'],
+  options: {
     out: { type: 'string' },
     since: { type: 'string' },
     until: { type: 'string' },
     'public-key': { type: 'string', multiple: true },
-  });
+  },
+  run: ({ values, ctx }) => writePack(ctx, values),
+});
+export const run = evidence.run;
+
+async function writePack(ctx: CliContext, values: { out?: string | undefined; since?: string | undefined; until?: string | undefined; 'public-key'?: string[] | undefined }): Promise<number> {
   if (!values.out) throw new UsageError('--out DIR is required');
   // Default period: the last 30 days up to now, where "now" includes this command's own audit row.
   const until = values.until ? new Date(values.until) : new Date(Date.now() + 60_000);
@@ -66,7 +69,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     throw new UsageError('--since/--until must be ISO 8601 dates with since ≤ until');
   }
   const out = values.out;
-  await ctx.recordAdmin({ command: 'evidence', target: `period:${since.toISOString()}/${until.toISOString()}`, details: { out } });
+  await record(ctx, { command: 'evidence', target: `period:${since.toISOString()}/${until.toISOString()}`, details: { out } });
   await mkdir(out, { recursive: true });
   const written: string[] = [];
   const write = async (name: string, content: string): Promise<void> => {
@@ -105,7 +108,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
          FROM audit.events WHERE ts >= $1 AND ts < $2 AND kind IS DISTINCT FROM 'outcome' GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
       period,
     );
-    await write('decisions-by-tenant.csv', ['tenant,decision,reason,count', ...summary.rows.map((r) => [r.tenant, r.decision, r.reason, r.n].map(csvCell).join(','))].join('\n') + '\n');
+    await write('decisions-by-tenant.csv', ['tenant,decision,reason,count', ...summary.rows.map((r) => [r.tenant, r.decision, r.reason, r.n].map((v) => csvCell(v)).join(','))].join('\n') + '\n');
     const bg = await db.query(
       `SELECT ts, tenant, actor_sub, route, memory_id, decision, request_id, event_id FROM audit.events
         WHERE break_glass AND ts >= $1 AND ts < $2 AND kind IS DISTINCT FROM 'outcome' ORDER BY ts`,

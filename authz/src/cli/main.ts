@@ -1,22 +1,22 @@
 // `mem0-gov` admin CLI: dispatches to one module per command group. Every admin action is
-// written to the audit chain (recordAdminAction) before it takes effect.
+// written to the audit chain (recordAdminAction) before it takes effect. Arguments, usage texts
+// and exit codes (0 ok, 1 failed, 2 usage, 78 configuration): cli/args.ts.
 import { userInfo } from 'node:os';
 import { ConfigError } from '../config/env.js';
 import { recordAdminAction } from '../audit/admin.js';
-import { UsageError } from './context.js';
+import { EXIT_CONFIG, EXIT_FAIL, EXIT_OK, EXIT_USAGE, type Command } from './args.js';
 import type { CliContext } from './context.js';
 
-type Command = (argv: string[], ctx: CliContext) => Promise<number>;
-
-const COMMANDS: Record<string, () => Promise<Command>> = {
-  audit: async () => (await import('./audit.js')).run,
-  limits: async () => (await import('./limits.js')).run,
-  revoke: async () => (await import('./revoke.js')).run,
-  unrevoke: async () => (await import('./revoke.js')).runUnrevoke,
-  tenant: async () => (await import('./tenant.js')).run,
-  breakglass: async () => (await import('./breakglass.js')).run,
-  token: async () => (await import('./token.js')).run,
-  evidence: async () => (await import('./evidence.js')).run,
+/** The dispatcher's table: every command, loaded when it is run. */
+export const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
+  audit: async () => (await import('./audit.js')).audit,
+  limits: async () => (await import('./limits.js')).limits,
+  revoke: async () => (await import('./revoke.js')).revoke,
+  unrevoke: async () => (await import('./revoke.js')).unrevoke,
+  tenant: async () => (await import('./tenant.js')).tenant,
+  breakglass: async () => (await import('./breakglass.js')).breakglass,
+  token: async () => (await import('./token.js')).token,
+  evidence: async () => (await import('./evidence.js')).evidence,
 };
 
 export const USAGE = `usage: mem0-gov <command> [args]
@@ -27,20 +27,32 @@ export const USAGE = `usage: mem0-gov <command> [args]
   breakglass grant|review                  time-limited, justified elevation
   token                                    mint a dev token (dev stack only)
   evidence --out DIR                       evidence pack for auditors
+mem0-gov <command> [<subcommand>] --help prints its usage.
+Exit codes: 0 ok, 1 the action failed, 2 usage error, 78 configuration error.
 Configuration comes from MEM0_GOV_* environment variables (see README).`;
 
-export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export interface CliIo {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+const STDIO: CliIo = {
+  out: (l) => void process.stdout.write(`${l}\n`),
+  err: (l) => void process.stderr.write(`${l}\n`),
+};
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, io: CliIo = STDIO): Promise<number> {
   const [name, ...rest] = argv;
-  const out = (l: string): void => void process.stdout.write(`${l}\n`);
-  const err = (l: string): void => void process.stderr.write(`${l}\n`);
+  const { out, err } = io;
   if (!name || name === '-h' || name === '--help' || name === 'help') {
     (name ? out : err)(USAGE);
-    return name ? 0 : 2;
+    return name ? EXIT_OK : EXIT_USAGE;
   }
-  const load = COMMANDS[name];
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!load) {
-    err(`mem0-gov: unknown command ${JSON.stringify(name)}\n${USAGE}`);
-    return 2;
+    err(`mem0-gov: usage error: unknown command ${JSON.stringify(name)}`);
+    err(USAGE);
+    return EXIT_USAGE;
   }
   const actor = env.MEM0_GOV_ADMIN_ACTOR ?? userInfo().username;
   const ctx: CliContext = {
@@ -50,18 +62,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     actor,
     recordAdmin: (action) => recordAdminAction(env, { ...action, actor }),
   };
+  // Commands map their own errors to exit codes (args.ts); this is the net for the rest.
   try {
-    return await (await load())(rest, ctx);
+    return await (await load()).exec(rest, ctx);
   } catch (e) {
-    if (e instanceof UsageError) {
-      err(`mem0-gov ${name}: ${e.message}`);
-      return 2;
-    }
     if (e instanceof ConfigError) {
-      err(`mem0-gov: invalid configuration: ${e.message}`);
-      return 78;
+      err(`mem0-gov ${name}: invalid configuration: ${e.message}`);
+      return EXIT_CONFIG;
     }
     err(`mem0-gov ${name}: ${(e as Error).message}`);
-    return 1;
+    return EXIT_FAIL;
   }
 }

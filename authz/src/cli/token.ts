@@ -4,15 +4,21 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { devKeyPaths, ensureDevKey, mintDevToken } from '../identity/dev-issuer.js';
 import { TENANT_PATTERN } from '../identity/claims.js';
-import { flags } from './args.js';
-import { DurationFormatError, parseDuration } from '../gate/duration.js';
-import { UsageError } from './context.js';
-import type { CliContext } from './context.js';
+import { command, durationArg, UsageError, EXIT_FAIL, EXIT_OK } from './args.js';
+import { record } from './context.js';
 
 export const DEFAULT_DEV_DIR = '.state/dev-issuer';
 
-export async function run(argv: string[], ctx: CliContext): Promise<number> {
-  const { values } = flags(argv, {
+const ROLES = 'agent-reader, agent-writer, admin, auditor, phi-reader, platform-admin, platform-auditor';
+
+export const token = command({
+  path: 'token',
+  usage: ['token --tenant T --role R [--role R]... [--sub S] [--agent A] [--ttl 15m] [--audience AUD] [--issuer URL]'],
+  notes: [
+    `roles: ${ROLES}`,
+    'a dev token, signed by the dev stack\'s key (npm run stack); tokens for real deployments come from your IdP',
+  ],
+  options: {
     tenant: { type: 'string' },
     role: { type: 'string', multiple: true },
     sub: { type: 'string' },
@@ -20,36 +26,33 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     ttl: { type: 'string', default: '15m' },
     audience: { type: 'string' },
     issuer: { type: 'string' },
-  });
-  if (!values.tenant || !TENANT_PATTERN.test(values.tenant)) throw new UsageError('--tenant is required (letters, digits, . _ -)');
-  const roles = values.role ?? [];
-  if (roles.length === 0) throw new UsageError('--role is required (agent-reader, agent-writer, admin, auditor, phi-reader, platform-admin, platform-auditor; repeat for several)');
-  const dir = ctx.env.MEM0_GOV_DEV_KEY_DIR ?? DEFAULT_DEV_DIR;
-  if (!existsSync(devKeyPaths(dir).privateFile)) {
-    ctx.err(`no dev signing key in ${dir}: start the dev stack first (npm run stack); tokens for real deployments come from your IdP`);
-    return 1;
-  }
-  const issuerFile = join(dir, 'issuer');
-  const issuer = values.issuer ?? ctx.env.MEM0_GOV_DEV_ISSUER ?? (existsSync(issuerFile) ? readFileSync(issuerFile, 'utf8').trim() : undefined);
-  if (!issuer) throw new UsageError(`no issuer: pass --issuer or start the dev stack (it writes ${issuerFile})`);
-  let ttl: number;
-  try {
-    ttl = parseDuration(values.ttl ?? '15m') / 1000;
-  } catch (err) {
-    if (err instanceof DurationFormatError) throw new UsageError(`--ttl: ${err.message}`);
-    throw err;
-  }
-  const sub = values.sub ?? `${values.tenant}-dev-user`;
-  await ctx.recordAdmin({ command: 'token', target: `subject:${values.tenant}/${sub}`, details: { roles: roles.join(','), ttl_seconds: ttl, issuer } });
-  const token = await mintDevToken(await ensureDevKey(dir), {
-    issuer,
-    audience: values.audience ?? (ctx.env.MEM0_GOV_JWT_AUDIENCE ?? 'mem0-gov').split(',')[0]!,
-    tenant: values.tenant,
-    roles,
-    sub,
-    ttl,
-    ...(values.agent ? { agent: values.agent } : {}),
-  });
-  ctx.out(token);
-  return 0;
-}
+  },
+  async run({ values, ctx }) {
+    if (!values.tenant || !TENANT_PATTERN.test(values.tenant)) throw new UsageError('--tenant is required (letters, digits, . _ -)');
+    const roles = values.role ?? [];
+    if (roles.length === 0) throw new UsageError(`--role is required (${ROLES}; repeat for several)`);
+    const dir = ctx.env.MEM0_GOV_DEV_KEY_DIR ?? DEFAULT_DEV_DIR;
+    if (!existsSync(devKeyPaths(dir).privateFile)) {
+      ctx.err(`no dev signing key in ${dir}: start the dev stack first (npm run stack); tokens for real deployments come from your IdP`);
+      return EXIT_FAIL;
+    }
+    const issuerFile = join(dir, 'issuer');
+    const issuer = values.issuer ?? ctx.env.MEM0_GOV_DEV_ISSUER ?? (existsSync(issuerFile) ? readFileSync(issuerFile, 'utf8').trim() : undefined);
+    if (!issuer) throw new UsageError(`no issuer: pass --issuer or start the dev stack (it writes ${issuerFile})`);
+    const ttl = durationArg('--ttl', values.ttl ?? '15m') / 1000;
+    const sub = values.sub ?? `${values.tenant}-dev-user`;
+    await record(ctx, { command: 'token', target: `subject:${values.tenant}/${sub}`, details: { roles: roles.join(','), ttl_seconds: ttl, issuer } });
+    const jwt = await mintDevToken(await ensureDevKey(dir), {
+      issuer,
+      audience: values.audience ?? (ctx.env.MEM0_GOV_JWT_AUDIENCE ?? 'mem0-gov').split(',')[0]!,
+      tenant: values.tenant,
+      roles,
+      sub,
+      ttl,
+      ...(values.agent ? { agent: values.agent } : {}),
+    });
+    ctx.out(jwt);
+    return EXIT_OK;
+  },
+});
+export const run = token.run;
