@@ -1,21 +1,32 @@
-// Entry point: `node --import tsx authz/src/main.ts` (npm start). Fails fast on bad config
-// with the variable's name; drains on SIGTERM/SIGINT.
+// Entry point: `node --import tsx authz/src/main.ts` (npm start). Hands process.env to config/
+// (nothing else reads the environment); fails fast on bad config with the variable's name
+// (exit 78); drains on SIGTERM/SIGINT.
 import { ConfigError } from './config/env.js';
-import { createLogger } from './logger.js';
+import { loadLogConfig } from './config/log.js';
+import { createLogger, type Logger } from './logger.js';
 import { startService } from './service.js';
 
-const logger = createLogger();
+function exitOnConfigError(err: unknown, logger?: Logger): void {
+  if (!(err instanceof ConfigError)) return;
+  logger?.fatal({ variable: err.variable }, `invalid configuration: ${err.message}`);
+  process.stderr.write(`mem0-gov: invalid configuration: ${err.message}\n`);
+  process.exit(78); // EX_CONFIG
+}
+
+let logger: Logger;
+try {
+  logger = createLogger(loadLogConfig(process.env));
+} catch (err) {
+  exitOnConfigError(err);
+  throw err;
+}
 
 async function main(): Promise<void> {
   let svc;
   try {
     svc = await startService(process.env, { logger });
   } catch (err) {
-    if (err instanceof ConfigError) {
-      logger.fatal({ variable: err.variable }, `invalid configuration: ${err.message}`);
-      process.stderr.write(`mem0-gov: invalid configuration: ${err.message}\n`);
-      process.exit(78); // EX_CONFIG
-    }
+    exitOnConfigError(err, logger);
     throw err;
   }
   let stopping = false;

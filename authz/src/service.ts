@@ -1,6 +1,6 @@
 // Wires the stages into a running service: connections at the edges, the pipeline in the
 // middle, gRPC :9191 and HTTP :9192 in front. main.ts and the test harness both use this.
-import { loadConfig } from './config/index.js';
+import { loadConfig, warnUnknownVariables } from './config/index.js';
 import type { ServiceConfig } from './config/index.js';
 import type { Env } from './config/env.js';
 import { createLogger } from './logger.js';
@@ -30,7 +30,8 @@ export interface ServiceHandle {
 
 export async function startService(env: Env, opts: { logger?: Logger; clock?: () => number } = {}): Promise<ServiceHandle> {
   const config = loadConfig(env);
-  const logger = opts.logger ?? createLogger();
+  const logger = opts.logger ?? createLogger(config.log);
+  warnUnknownVariables(env, logger);
   const clock = opts.clock ?? Date.now;
 
   const audit = await createAuditSink(config.audit, logger);

@@ -1,7 +1,7 @@
-// Audit configuration (DESIGN "Audit chain"; audit/README.md "Configuration").
-import { hostname } from 'node:os';
-import { bool, int, secret, str, url, ConfigError, PREFIX } from '../config/env.js';
+// Audit configuration (DESIGN "Audit chain"; MEM0_GOV_PG_* and MEM0_GOV_AUDIT_* are declared in
+// config/spec.ts, audit/README.md "Configuration" shows them).
 import type { Env } from '../config/env.js';
+import { read } from '../config/read.js';
 
 export interface AuditConfig {
   /** Writer URL (role mem0gov_writer: INSERT + SELECT only), password filled in from PG_PASSWORD. */
@@ -32,30 +32,22 @@ export function withPassword(pgUrl: string, password: string | undefined): strin
 }
 
 export function loadAuditConfig(env: Env): AuditConfig {
-  const password = secret(env, 'PG_PASSWORD');
-  const pgUrl = withPassword(url(env, 'PG_URL', 'postgres://mem0gov_writer@127.0.0.1:5432/mem0gov')!, password);
-  const adminRaw = url(env, 'PG_ADMIN_URL');
-  const adminUrl = adminRaw === undefined ? undefined : withPassword(adminRaw, secret(env, 'PG_ADMIN_PASSWORD'));
-  const chainId = str(env, 'AUDIT_CHAIN_ID', hostname());
-  if (!/^[A-Za-z0-9._:@-]{1,128}$/.test(chainId)) {
-    throw new ConfigError(`${PREFIX}AUDIT_CHAIN_ID`, 'use 1-128 characters of A-Z a-z 0-9 . _ : @ -');
-  }
-  let checkpointKeyPem: string | undefined;
-  const keyFile = str(env, 'AUDIT_CHECKPOINT_KEY_FILE');
-  if (keyFile !== undefined) {
-    checkpointKeyPem = secret({ [`${PREFIX}AUDIT_CHECKPOINT_KEY_FILE`]: keyFile }, 'AUDIT_CHECKPOINT_KEY');
-  }
+  const pgUrl = withPassword(read(env, 'PG_URL'), read(env, 'PG_PASSWORD'));
+  const adminRaw = read(env, 'PG_ADMIN_URL');
+  const adminUrl = adminRaw === undefined ? undefined : withPassword(adminRaw, read(env, 'PG_ADMIN_PASSWORD'));
+  const chainId = read(env, 'AUDIT_CHAIN_ID');
+  const checkpointKeyPem = read(env, 'AUDIT_CHECKPOINT_KEY_FILE');
   const cfg: AuditConfig = {
     pgUrl,
     chainId,
-    spoolDir: str(env, 'AUDIT_SPOOL_DIR', '.state/spool'),
-    spool: bool(env, 'AUDIT_SPOOL', true),
-    batchMs: int(env, 'AUDIT_BATCH_MS', 5, 0, 1000),
-    maxBatch: int(env, 'AUDIT_MAX_BATCH', 2000, 1, 20_000),
-    checkpointEvery: int(env, 'AUDIT_CHECKPOINT_EVERY', 1000, 1),
-    checkpointSeconds: int(env, 'AUDIT_CHECKPOINT_SECONDS', 60, 1),
-    migrate: bool(env, 'AUDIT_MIGRATE', true),
-    reconnectMs: int(env, 'AUDIT_RECONNECT_MS', 500, 10, 60_000),
+    spoolDir: read(env, 'AUDIT_SPOOL_DIR'),
+    spool: read(env, 'AUDIT_SPOOL'),
+    batchMs: read(env, 'AUDIT_BATCH_MS'),
+    maxBatch: read(env, 'AUDIT_MAX_BATCH'),
+    checkpointEvery: read(env, 'AUDIT_CHECKPOINT_EVERY'),
+    checkpointSeconds: read(env, 'AUDIT_CHECKPOINT_SECONDS'),
+    migrate: read(env, 'AUDIT_MIGRATE'),
+    reconnectMs: read(env, 'AUDIT_RECONNECT_MS'),
   };
   if (adminUrl !== undefined) cfg.adminUrl = adminUrl;
   if (checkpointKeyPem !== undefined) cfg.checkpointKeyPem = checkpointKeyPem;

@@ -1,6 +1,10 @@
-// Typed readers for MEM0_GOV_* variables. Every failure names the variable, so a bad
-// deployment fails at start with a message an operator can act on.
+// Primitive readers for MEM0_GOV_* variables, used by config/read.ts. Loaders do not call these:
+// they read through the spec (`read(env, 'NAME')`), which supplies type, default and bounds
+// (`str` is still called by two CLI modules: see authz/test/unit/config/spec.test.ts).
+// Every failure names the variable, so a bad deployment fails at start with a message an
+// operator can act on.
 import { readFileSync } from 'node:fs';
+import { PREFIX } from './spec.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -11,9 +15,10 @@ export class ConfigError extends Error {
   }
 }
 
-export const PREFIX = 'MEM0_GOV_';
+export { PREFIX };
 
-function raw(env: Env, name: string): string | undefined {
+/** The variable's value; unset and empty are the same. */
+export function raw(env: Env, name: string): string | undefined {
   const v = env[PREFIX + name];
   return v === undefined || v === '' ? undefined : v;
 }
@@ -39,15 +44,6 @@ export function bool(env: Env, name: string, fallback: boolean): boolean {
   if (/^(1|true|yes|on)$/i.test(v)) return true;
   if (/^(0|false|no|off)$/i.test(v)) return false;
   throw new ConfigError(PREFIX + name, `expected true or false, got ${JSON.stringify(v)}`);
-}
-
-export function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
-  const v = raw(env, name);
-  if (v === undefined) return fallback;
-  if (!(allowed as readonly string[]).includes(v)) {
-    throw new ConfigError(PREFIX + name, `must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
-  }
-  return v as T;
 }
 
 export function list(env: Env, name: string, fallback: string[] = []): string[] {
@@ -86,16 +82,4 @@ export function secret(env: Env, name: string): string | undefined {
   } catch (err) {
     throw new ConfigError(`${PREFIX}${name}_FILE`, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
   }
-}
-
-/** A path that must exist as a readable file. */
-export function file(env: Env, name: string): string | undefined {
-  const v = raw(env, name);
-  if (v === undefined) return undefined;
-  try {
-    readFileSync(v);
-  } catch (err) {
-    throw new ConfigError(PREFIX + name, `cannot read ${v}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
-  return v;
 }

@@ -1,7 +1,9 @@
-// The service's whole configuration, read and validated once at start. Each subsystem
-// owns its loader; a bad variable fails start-up with a ConfigError naming it.
-import { int, list, secret, str, url } from './env.js';
+// The service's whole configuration, read and validated once at start. Every variable is
+// declared once in spec.ts; each subsystem's loader reads its own through read.ts; a bad
+// variable fails start-up with a ConfigError naming it (exit 78 in main.ts).
 import type { Env } from './env.js';
+import { read } from './read.js';
+import { loadLogConfig, type LogConfig } from './log.js';
 import { loadJwtConfig } from '../identity/config.js';
 import type { JwtConfig } from '../identity/config.js';
 import { loadRedisConfig } from '../redis/connect.js';
@@ -12,7 +14,9 @@ import { loadPolicyConfig } from '../policy/config.js';
 import type { PolicyConfig } from '../policy/config.js';
 import { loadAuditConfig } from '../audit/config.js';
 import type { AuditConfig } from '../audit/config.js';
-import { DEFAULT_PHI_LABELS } from '../request/phi.js';
+
+export { unknownVariables, warnUnknownVariables } from './spec.js';
+export { loadLogConfig, type LogConfig } from './log.js';
 
 export interface ServiceConfig {
   grpcHost: string;
@@ -25,7 +29,9 @@ export interface ServiceConfig {
   mem0ApiKey?: string;
   ownerCacheSeconds: number;
   ownerTimeoutMs: number;
+  /** metadata.classification values that mark a memory as PHI (parse, owner lookup, answers). */
   phiLabels: string[];
+  log: LogConfig;
   jwt: JwtConfig;
   redis: RedisConfig;
   gate: GateConfig;
@@ -35,23 +41,23 @@ export interface ServiceConfig {
 
 export function loadConfig(env: Env): ServiceConfig {
   const cfg: ServiceConfig = {
-    grpcHost: str(env, 'GRPC_HOST', '0.0.0.0'),
-    grpcPort: int(env, 'GRPC_PORT', 9191, 0, 65535),
-    httpHost: str(env, 'HTTP_HOST', '0.0.0.0'),
-    httpPort: int(env, 'HTTP_PORT', 9192, 0, 65535),
-    drainSeconds: int(env, 'DRAIN_SECONDS', 5, 0, 300),
-    mem0Url: url(env, 'MEM0_URL', 'http://127.0.0.1:9006')!,
-    ownerCacheSeconds: int(env, 'OWNER_CACHE_SECONDS', 30, 0, 3600),
-    // Inside Envoy's ext_authz timeout (250 ms in envoy/envoy.yaml), so a slow Mem0 is our 503 with a reason.
-    ownerTimeoutMs: int(env, 'OWNER_TIMEOUT_MS', 200, 10, 30_000),
-    phiLabels: list(env, 'PHI_LABELS', [...DEFAULT_PHI_LABELS]),
+    grpcHost: read(env, 'GRPC_HOST'),
+    grpcPort: read(env, 'GRPC_PORT'),
+    httpHost: read(env, 'HTTP_HOST'),
+    httpPort: read(env, 'HTTP_PORT'),
+    drainSeconds: read(env, 'DRAIN_SECONDS'),
+    mem0Url: read(env, 'MEM0_URL'),
+    ownerCacheSeconds: read(env, 'OWNER_CACHE_SECONDS'),
+    ownerTimeoutMs: read(env, 'OWNER_TIMEOUT_MS'),
+    phiLabels: read(env, 'PHI_LABELS'),
+    log: loadLogConfig(env),
     jwt: loadJwtConfig(env),
     redis: loadRedisConfig(env),
     gate: loadGateConfig(env),
     policy: loadPolicyConfig(env),
     audit: loadAuditConfig(env),
   };
-  const apiKey = secret(env, 'MEM0_API_KEY');
+  const apiKey = read(env, 'MEM0_API_KEY');
   if (apiKey !== undefined) cfg.mem0ApiKey = apiKey;
   return cfg;
 }

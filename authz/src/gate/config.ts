@@ -1,7 +1,9 @@
-// Gate configuration from MEM0_GOV_* (documented in gate/README.md) and the pure
-// per-role session rule (strictest of the caller's roles wins).
-import { type Env, ConfigError, PREFIX, int, oneOf, str } from '../config/env.js';
+// Gate configuration from MEM0_GOV_* (declared in config/spec.ts) and the pure per-role
+// session rule (strictest of the caller's roles wins).
+import type { Env } from '../config/env.js';
+import { read, readParsed } from '../config/read.js';
 import { parseRate, type Rate } from '../ratelimit/rate.js';
+import { loadRedisTimeoutMs } from '../redis/connect.js';
 import { parseDuration } from './duration.js';
 
 export type FailureMode = 'open' | 'closed';
@@ -31,49 +33,22 @@ export interface GateConfig {
   breakGlassMaxTtlMs: number;
 }
 
-function rate(env: Env, name: string, fallback: string): Rate {
-  const v = str(env, name, fallback);
-  try {
-    return parseRate(v);
-  } catch (err) {
-    throw new ConfigError(PREFIX + name, (err as Error).message);
-  }
-}
-
-/** `admin=300,agent-reader=3600` (seconds per role) → ms per role. */
-export function parseRoleSeconds(env: Env, name: string): Record<string, number> {
-  const v = str(env, name);
-  const out: Record<string, number> = {};
-  if (v === undefined) return out;
-  for (const part of v.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const m = /^([^=\s]+)\s*=\s*(\d+)$/.exec(part);
-    if (!m || Number(m[2]) < 1) throw new ConfigError(PREFIX + name, `expected role=seconds[,role=seconds…], got ${JSON.stringify(part)}`);
-    out[m[1] as string] = Number(m[2]) * 1000;
-  }
-  return out;
-}
-
 export function loadGateConfig(env: Env): GateConfig {
-  let breakGlassMaxTtlMs: number;
-  try {
-    breakGlassMaxTtlMs = parseDuration(str(env, 'BREAKGLASS_MAX_TTL', '4h'));
-  } catch (err) {
-    throw new ConfigError(`${PREFIX}BREAKGLASS_MAX_TTL`, (err as Error).message);
-  }
   return {
-    defaultSubjectLimit: rate(env, 'LIMIT_DEFAULT', '600/m'),
-    defaultTenantLimit: rate(env, 'LIMIT_TENANT_DEFAULT', '6000/m'),
-    limitsRefreshMs: int(env, 'LIMITS_REFRESH_MS', 1000, 50, 2000),
+    defaultSubjectLimit: readParsed(env, 'LIMIT_DEFAULT', parseRate),
+    defaultTenantLimit: readParsed(env, 'LIMIT_TENANT_DEFAULT', parseRate),
+    limitsRefreshMs: read(env, 'LIMITS_REFRESH_MS'),
     session: {
-      idleMs: int(env, 'SESSION_IDLE_SECONDS', 900, 1) * 1000,
-      maxMs: int(env, 'SESSION_MAX_SECONDS', 28_800, 1) * 1000,
-      idleByRoleMs: parseRoleSeconds(env, 'SESSION_IDLE_SECONDS_BY_ROLE'),
-      maxByRoleMs: parseRoleSeconds(env, 'SESSION_MAX_SECONDS_BY_ROLE'),
+      idleMs: read(env, 'SESSION_IDLE_SECONDS') * 1000,
+      maxMs: read(env, 'SESSION_MAX_SECONDS') * 1000,
+      idleByRoleMs: read(env, 'SESSION_IDLE_SECONDS_BY_ROLE'),
+      maxByRoleMs: read(env, 'SESSION_MAX_SECONDS_BY_ROLE'),
     },
-    revocationFailureMode: oneOf(env, 'REVOCATION_FAILURE_MODE', ['closed', 'open'] as const, 'closed'),
-    rateLimitFailureMode: oneOf(env, 'RATELIMIT_FAILURE_MODE', ['open', 'closed'] as const, 'open'),
-    timeoutMs: int(env, 'REDIS_TIMEOUT_MS', 50, 1, 60_000),
-    breakGlassMaxTtlMs,
+    revocationFailureMode: read(env, 'REVOCATION_FAILURE_MODE'),
+    rateLimitFailureMode: read(env, 'RATELIMIT_FAILURE_MODE'),
+    // MEM0_GOV_REDIS_TIMEOUT_MS belongs to the Redis connection settings: read there, once.
+    timeoutMs: loadRedisTimeoutMs(env),
+    breakGlassMaxTtlMs: readParsed(env, 'BREAKGLASS_MAX_TTL', parseDuration),
   };
 }
 

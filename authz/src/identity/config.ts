@@ -1,7 +1,10 @@
-// JWT verification settings. Keycloak defaults: roles in realm_access.roles (and
-// resource_access.<client>.roles), tenant in a `tenant` claim, agent id in `azp`, session in `sid`.
-import { ConfigError, PREFIX, int, list, str } from '../config/env.js';
+// JWT verification settings (MEM0_GOV_JWT_*, MEM0_GOV_JWKS_*, declared in config/spec.ts).
+// Keycloak defaults: roles in realm_access.roles (and resource_access.<client>.roles), tenant in
+// a `tenant` claim, agent id in `azp`, session in `sid`.
+import { ConfigError, PREFIX } from '../config/env.js';
 import type { Env } from '../config/env.js';
+import { read } from '../config/read.js';
+import { ALLOWED_ALGORITHMS } from '../config/spec.js';
 
 export type KeySource = { kind: 'discovery' } | { kind: 'jwks_url'; url: string } | { kind: 'jwks_file'; path: string };
 
@@ -30,19 +33,12 @@ export interface JwtConfig {
   };
 }
 
-/** Asymmetric algorithms only: `none` and HS* are never accepted (no HS* against a public key). */
-export const ALLOWED_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA'] as const;
-const DEFAULT_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'];
+/** Asymmetric algorithms only (declared with MEM0_GOV_JWT_ALGORITHMS in config/spec.ts). */
+export { ALLOWED_ALGORITHMS };
 
 function parseIssuers(env: Env): IssuerConfig[] {
-  const json = str(env, 'JWT_ISSUERS_JSON');
-  if (json !== undefined) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(json);
-    } catch {
-      throw new ConfigError(`${PREFIX}JWT_ISSUERS_JSON`, 'not valid JSON');
-    }
+  const parsed = read(env, 'JWT_ISSUERS_JSON');
+  if (parsed !== undefined) {
     if (!Array.isArray(parsed) || parsed.length === 0) {
       throw new ConfigError(`${PREFIX}JWT_ISSUERS_JSON`, 'expected a non-empty array of {issuer, jwks_uri?, jwks_file?}');
     }
@@ -54,19 +50,13 @@ function parseIssuers(env: Env): IssuerConfig[] {
       return { issuer: o.issuer, keys: { kind: 'discovery' } };
     });
   }
-  const issuers = list(env, 'JWT_ISSUERS');
+  // Relations between variables are the loader's; each variable's own rules are the spec's.
+  const issuers = read(env, 'JWT_ISSUERS') ?? [];
   if (issuers.length === 0) {
     throw new ConfigError(`${PREFIX}JWT_ISSUERS`, 'required: comma-separated issuer URLs (or MEM0_GOV_JWT_ISSUERS_JSON)');
   }
-  for (const iss of issuers) {
-    try {
-      new URL(iss);
-    } catch {
-      throw new ConfigError(`${PREFIX}JWT_ISSUERS`, `not a URL: ${JSON.stringify(iss)}`);
-    }
-  }
-  const jwksUrl = str(env, 'JWKS_URL');
-  const jwksFile = str(env, 'JWKS_FILE');
+  const jwksUrl = read(env, 'JWKS_URL');
+  const jwksFile = read(env, 'JWKS_FILE');
   if ((jwksUrl || jwksFile) && issuers.length > 1) {
     throw new ConfigError(`${PREFIX}JWKS_URL`, 'MEM0_GOV_JWKS_URL/_FILE need exactly one issuer; use MEM0_GOV_JWT_ISSUERS_JSON for several');
   }
@@ -78,27 +68,23 @@ function parseIssuers(env: Env): IssuerConfig[] {
 }
 
 export function loadJwtConfig(env: Env): JwtConfig {
-  const audience = list(env, 'JWT_AUDIENCE', ['mem0-gov']);
-  const algorithms = list(env, 'JWT_ALGORITHMS', DEFAULT_ALGORITHMS);
-  for (const alg of algorithms) {
-    if (!(ALLOWED_ALGORITHMS as readonly string[]).includes(alg)) {
-      throw new ConfigError(`${PREFIX}JWT_ALGORITHMS`, `${alg} is not allowed (asymmetric only: ${ALLOWED_ALGORITHMS.join(', ')})`);
-    }
-  }
+  const audience = read(env, 'JWT_AUDIENCE');
+  const algorithms = read(env, 'JWT_ALGORITHMS');
   return {
     issuers: parseIssuers(env),
     audience,
     algorithms,
-    clockSkewSeconds: int(env, 'JWT_CLOCK_SKEW_SECONDS', 30, 0, 300),
-    jwksCooldownMs: int(env, 'JWKS_COOLDOWN_MS', 30_000, 0, 3_600_000),
-    jwksTimeoutMs: int(env, 'JWKS_TIMEOUT_MS', 2_000, 100, 60_000),
-    maxTokenAgeSeconds: int(env, 'JWT_MAX_TOKEN_AGE_SECONDS', 0, 0, 31_536_000),
+    clockSkewSeconds: read(env, 'JWT_CLOCK_SKEW_SECONDS'),
+    jwksCooldownMs: read(env, 'JWKS_COOLDOWN_MS'),
+    jwksTimeoutMs: read(env, 'JWKS_TIMEOUT_MS'),
+    maxTokenAgeSeconds: read(env, 'JWT_MAX_TOKEN_AGE_SECONDS'),
     claims: {
-      tenant: str(env, 'JWT_TENANT_CLAIM', 'tenant'),
-      agent: str(env, 'JWT_AGENT_CLAIM', 'azp'),
-      session: str(env, 'JWT_SESSION_CLAIM', 'sid'),
-      realmRoles: str(env, 'JWT_ROLES_CLAIM', 'realm_access.roles'),
-      roleClients: list(env, 'JWT_ROLE_CLIENTS', audience),
+      tenant: read(env, 'JWT_TENANT_CLAIM'),
+      agent: read(env, 'JWT_AGENT_CLAIM'),
+      session: read(env, 'JWT_SESSION_CLAIM'),
+      realmRoles: read(env, 'JWT_ROLES_CLAIM'),
+      // Default (spec: "the audiences"): follows JWT_AUDIENCE.
+      roleClients: read(env, 'JWT_ROLE_CLIENTS') ?? audience,
     },
   };
 }

@@ -1,7 +1,7 @@
-// Policy engine settings (stage 5), read from MEM0_GOV_* variables.
+// Policy engine settings (stage 5), read from MEM0_GOV_POLICY_* (declared in config/spec.ts).
 import { resolve } from 'node:path';
-import { bool, list, str, type Env } from '../config/env.js';
-import { DEFAULT_PHI_LABELS } from '../request/phi.js';
+import type { Env } from '../config/env.js';
+import { read } from '../config/read.js';
 
 export interface PolicyConfig {
   /** Compiled policy (opa build -t wasm), absolute path. */
@@ -10,15 +10,17 @@ export interface PolicyConfig {
   dataPath: string;
   /** Swap in a changed wasm/data file without restart. */
   watch: boolean;
-  /** metadata.classification values that mark a memory as PHI. */
-  phiLabels: string[];
+  /**
+   * @deprecated Unused by the engine: PHI labels are ServiceConfig.phiLabels (MEM0_GOV_PHI_LABELS,
+   * read once in config/index.ts). Optional only so existing callers still compile; not loaded.
+   */
+  phiLabels?: readonly string[];
 }
 
 export function loadPolicyConfig(env: Env, cwd: string = process.cwd()): PolicyConfig {
   return {
-    wasmPath: resolve(cwd, str(env, 'POLICY_WASM', 'policies/build/policy.wasm')),
-    dataPath: resolve(cwd, str(env, 'POLICY_DATA', 'policies/data.json')),
-    watch: bool(env, 'POLICY_WATCH', true),
-    phiLabels: list(env, 'PHI_LABELS', [...DEFAULT_PHI_LABELS]),
+    wasmPath: resolve(cwd, read(env, 'POLICY_WASM')),
+    dataPath: resolve(cwd, read(env, 'POLICY_DATA')),
+    watch: read(env, 'POLICY_WATCH'),
   };
 }

@@ -2,7 +2,8 @@
 // Commands never wait in an offline queue: while Redis is down they fail at once and the
 // caller applies its failure mode; ioredis keeps reconnecting in the background.
 import { Redis, Cluster } from 'ioredis';
-import { type Env, ConfigError, PREFIX, int, list, secret, url } from '../config/env.js';
+import type { Env } from '../config/env.js';
+import { read } from '../config/read.js';
 import type { Logger } from '../logger.js';
 
 export type RedisClient = import('ioredis').Redis | import('ioredis').Cluster;
@@ -18,18 +19,19 @@ export interface RedisConfig {
 }
 
 export function loadRedisConfig(env: Env): RedisConfig {
-  const nodes = list(env, 'REDIS_CLUSTER_NODES').map((hp) => {
-    const m = /^(.+):(\d{1,5})$/.exec(hp);
-    if (!m) throw new ConfigError(`${PREFIX}REDIS_CLUSTER_NODES`, `expected host:port, got ${JSON.stringify(hp)}`);
-    return { host: m[1] as string, port: Number(m[2]) };
-  });
-  const password = secret(env, 'REDIS_PASSWORD');
+  const clusterNodes = read(env, 'REDIS_CLUSTER_NODES');
+  const password = read(env, 'REDIS_PASSWORD');
   return {
-    url: url(env, 'REDIS_URL', 'redis://127.0.0.1:6379') as string,
-    clusterNodes: nodes,
-    timeoutMs: int(env, 'REDIS_TIMEOUT_MS', 50, 1, 60_000),
+    url: read(env, 'REDIS_URL'),
+    clusterNodes,
+    timeoutMs: loadRedisTimeoutMs(env),
     ...(password !== undefined ? { password } : {}),
   };
+}
+
+/** MEM0_GOV_REDIS_TIMEOUT_MS: the connection's bound, which the gate's calls use too (GateConfig.timeoutMs). */
+export function loadRedisTimeoutMs(env: Env): number {
+  return read(env, 'REDIS_TIMEOUT_MS');
 }
 
 /** Reconnect quickly at first, then at most once a second, forever. */

@@ -36,13 +36,14 @@ describe('bundleRevision', () => {
 describe('loadPolicyConfig', () => {
   it('has the documented defaults', () => {
     expect(loadPolicyConfig({}, '/srv')).toEqual({
-      wasmPath: '/srv/policies/build/policy.wasm', dataPath: '/srv/policies/data.json', watch: true, phiLabels: ['phi'],
+      wasmPath: '/srv/policies/build/policy.wasm', dataPath: '/srv/policies/data.json', watch: true,
     });
   });
 
   it('reads overrides and rejects a bad boolean naming the variable', () => {
-    expect(loadPolicyConfig({ MEM0_GOV_POLICY_WASM: '/x.wasm', MEM0_GOV_POLICY_WATCH: 'false', MEM0_GOV_PHI_LABELS: 'phi, hipaa' }, '/srv'))
-      .toMatchObject({ wasmPath: '/x.wasm', watch: false, phiLabels: ['phi', 'hipaa'] });
+    // MEM0_GOV_PHI_LABELS is the service's (ServiceConfig.phiLabels, read once): authz/test/unit/config/spec.test.ts.
+    expect(loadPolicyConfig({ MEM0_GOV_POLICY_WASM: '/x.wasm', MEM0_GOV_POLICY_WATCH: 'false' }, '/srv'))
+      .toMatchObject({ wasmPath: '/x.wasm', watch: false });
     expect(() => loadPolicyConfig({ MEM0_GOV_POLICY_WATCH: 'maybe' })).toThrow(/MEM0_GOV_POLICY_WATCH/);
   });
 });
