@@ -1,7 +1,7 @@
 // Wires the stages into a running service: connections at the edges, the pipeline in the
 // middle, gRPC :9191 and HTTP :9192 in front. main.ts and the test harness both use this.
-import { loadConfig, warnUnknownVariables } from './config/index.js';
-import type { ServiceConfig } from './config/index.js';
+import { loadConfig, warnUnknownVariables } from './service-config.js';
+import type { ServiceConfig } from './service-config.js';
 import type { Env } from './config/env.js';
 import { createLogger } from './logger.js';
 import type { Logger } from './logger.js';

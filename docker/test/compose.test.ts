@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { loadConfig } from '../../authz/src/config/index.js';
+import { loadConfig } from '../../authz/src/service-config.js';
 import { loadJwtConfig } from '../../authz/src/identity/config.js';
 import { ROOT } from '../../testing/tools.js';
 

@@ -12,7 +12,7 @@ export interface PolicyConfig {
   watch: boolean;
   /**
    * @deprecated Unused by the engine: PHI labels are ServiceConfig.phiLabels (MEM0_GOV_PHI_LABELS,
-   * read once in config/index.ts). Optional only so existing callers still compile; not loaded.
+   * read once in service-config.ts). Optional only so existing callers still compile; not loaded.
    */
   phiLabels?: readonly string[];
 }

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { NAMES, PREFIX, SPEC, isSecret, isSecretValueVariable, knownVariables, unknownVariables, warnUnknownVariables, type VarSpec } from '../../../src/config/spec.js';
 import { read, readParsed, readSpec } from '../../../src/config/read.js';
 import { ConfigError } from '../../../src/config/env.js';
-import { loadConfig } from '../../../src/config/index.js';
+import { loadConfig } from '../../../src/service-config.js';
 import { cliStart, loadCliConfig } from '../../../src/config/cli.js';
 import { loadLogConfig } from '../../../src/config/log.js';
 import { loadGateConfig } from '../../../src/gate/config.js';

@@ -1,22 +1,24 @@
 // The service's whole configuration, read and validated once at start. Every variable is
-// declared once in spec.ts; each subsystem's loader reads its own through read.ts; a bad
-// variable fails start-up with a ConfigError naming it (exit 78 in main.ts).
-import type { Env } from './env.js';
-import { read } from './read.js';
-import { loadLogConfig, type LogConfig } from './log.js';
-import { loadJwtConfig } from '../identity/config.js';
-import type { JwtConfig } from '../identity/config.js';
-import { loadRedisConfig } from '../redis/connect.js';
-import type { RedisConfig } from '../redis/connect.js';
-import { loadGateConfig } from '../gate/index.js';
-import type { GateConfig } from '../gate/index.js';
-import { loadPolicyConfig } from '../policy/config.js';
-import type { PolicyConfig } from '../policy/config.js';
-import { loadAuditConfig } from '../audit/config.js';
-import type { AuditConfig } from '../audit/config.js';
+// declared once in config/spec.ts; each subsystem's loader reads its own through config/read.ts;
+// a bad variable fails start-up with a ConfigError naming it (exit 78 in main.ts). This file sits
+// at the root because it composes every subsystem's loader: config/ itself stays a leaf that
+// the subsystems import (no folder cycle).
+import type { Env } from './config/env.js';
+import { read } from './config/read.js';
+import { loadLogConfig, type LogConfig } from './config/log.js';
+import { loadJwtConfig } from './identity/config.js';
+import type { JwtConfig } from './identity/config.js';
+import { loadRedisConfig } from './redis/connect.js';
+import type { RedisConfig } from './redis/connect.js';
+import { loadGateConfig } from './gate/index.js';
+import type { GateConfig } from './gate/index.js';
+import { loadPolicyConfig } from './policy/config.js';
+import type { PolicyConfig } from './policy/config.js';
+import { loadAuditConfig } from './audit/config.js';
+import type { AuditConfig } from './audit/config.js';
 
-export { unknownVariables, warnUnknownVariables } from './spec.js';
-export { loadLogConfig, type LogConfig } from './log.js';
+export { unknownVariables, warnUnknownVariables } from './config/spec.js';
+export { loadLogConfig, type LogConfig } from './config/log.js';
 
 export interface ServiceConfig {
   grpcHost: string;
