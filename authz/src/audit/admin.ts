@@ -1,6 +1,6 @@
 // Admin actions (CLI) in the audit chain: their own chain per host, `admin:<hostname>`.
-import { hostname } from 'node:os';
 import type { Env } from '../config/env.js';
+import { loadCliConfig } from '../config/cli.js';
 import type { AdminAction } from '../types.js';
 import { adminRow } from '../record.js';
 import { createLogger } from '../logger.js';
@@ -10,7 +10,7 @@ import { ChainWriter } from './writer.js';
 
 /** The chain admin actions of this host go to (one writer at a time, by advisory lock). */
 export function adminChainId(env: Env): string {
-  return env.MEM0_GOV_AUDIT_ADMIN_CHAIN_ID ?? `admin:${hostname()}`;
+  return loadCliConfig(env).adminChainId;
 }
 
 /**
@@ -23,7 +23,7 @@ export function adminChainId(env: Env): string {
 export async function recordAdminAction(env: Env, action: AdminAction): Promise<void> {
   const base = loadAuditConfig(env);
   const cfg: AuditConfig = { ...base, chainId: adminChainId(env), spool: false };
-  const logger = createLogger(env.MEM0_GOV_LOG_LEVEL ?? 'warn');
+  const logger = createLogger(loadCliConfig(env).log);
   await ensureSchema({ pgUrl: cfg.pgUrl, migrate: cfg.migrate, logger, ...(cfg.adminUrl !== undefined ? { adminUrl: cfg.adminUrl } : {}) });
   const writer = await ChainWriter.open({ ...cfg, batchMs: 0 }, logger, { lockWaitMs: 10_000 });
   try {

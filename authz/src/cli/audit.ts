@@ -1,7 +1,8 @@
 // `mem0-gov audit migrate|verify|export|checkpoint` (audit/README.md).
 import { readFileSync } from 'node:fs';
 import type pg from 'pg';
-import { ConfigError, PREFIX, str } from '../config/env.js';
+import { ConfigError, PREFIX } from '../config/env.js';
+import { loadCliConfig } from '../config/cli.js';
 import { loadAuditConfig, type AuditConfig } from '../audit/config.js';
 import { loadSigner, loadVerifier, type CheckpointVerifier } from '../audit/checkpoint.js';
 import { exportAudit } from '../audit/export.js';
@@ -16,7 +17,7 @@ import { record, type CliContext } from './context.js';
 /** Checkpoint public keys (PEM): --public-key files, else MEM0_GOV_AUDIT_CHECKPOINT_PUBLIC_KEY_FILE,
  * else derived from the private key. Shared with `mem0-gov evidence`. */
 export function checkpointPublicKeyPems(paths: string[] | undefined, cfg: AuditConfig, env: CliContext['env']): string[] {
-  const files = paths && paths.length > 0 ? paths : [str(env, 'AUDIT_CHECKPOINT_PUBLIC_KEY_FILE')].filter((p): p is string => p !== undefined);
+  const files = paths && paths.length > 0 ? paths : [loadCliConfig(env).checkpointPublicKeyFile].filter((p): p is string => p !== undefined);
   if (files.length > 0) return files.map((f) => readFileSync(f, 'utf8'));
   if (cfg.checkpointKeyPem !== undefined) return [loadSigner(cfg.checkpointKeyPem).publicKeyPem];
   return [];

@@ -14,7 +14,7 @@ import { verifyDatabase } from '../audit/verify-db.js';
 import { describeProblem } from '../audit/verify.js';
 import { loadPolicyConfig } from '../policy/config.js';
 import { bundleRevision } from '../policy/bundle.js';
-import { PREFIX, str } from '../config/env.js';
+import { PREFIX } from '../config/env.js';
 import type { Env } from '../config/env.js';
 import * as metrics from '../metrics.js';
 import { csvCell } from '../audit/csv.js';
@@ -81,7 +81,8 @@ async function writePack(ctx: CliContext, values: { out?: string | undefined; si
   const auditCfg = loadAuditConfig(ctx.env);
   const publicPems = checkpointPublicKeyPems(values['public-key'], auditCfg, ctx.env);
   const keys: CheckpointVerifier[] = publicPems.map(loadVerifier);
-  const db = await connect(str(ctx.env, 'PG_ADMIN_URL') ?? auditCfg.pgUrl, 'mem0gov-cli-evidence');
+  // The owner's URL with MEM0_GOV_PG_ADMIN_PASSWORD(_FILE) applied, as for migrations.
+  const db = await connect(auditCfg.adminUrl ?? auditCfg.pgUrl, 'mem0gov-cli-evidence');
   let chainsOk = true;
   try {
     const reports = await verifyDatabase(db, { keys });

@@ -1,8 +1,8 @@
 // `mem0-gov` admin CLI: dispatches to one module per command group. Every admin action is
 // written to the audit chain (recordAdminAction) before it takes effect. Arguments, usage texts
 // and exit codes (0 ok, 1 failed, 2 usage, 78 configuration): cli/args.ts.
-import { userInfo } from 'node:os';
 import { ConfigError } from '../config/env.js';
+import { loadCliConfig } from '../config/cli.js';
 import { recordAdminAction } from '../audit/admin.js';
 import { EXIT_CONFIG, EXIT_FAIL, EXIT_OK, EXIT_USAGE, type Command } from './args.js';
 import type { CliContext } from './context.js';
@@ -54,7 +54,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     err(USAGE);
     return EXIT_USAGE;
   }
-  const actor = env.MEM0_GOV_ADMIN_ACTOR ?? userInfo().username;
+  const actor = loadCliConfig(env).adminActor;
   const ctx: CliContext = {
     env,
     out,

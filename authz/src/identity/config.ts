@@ -68,7 +68,7 @@ function parseIssuers(env: Env): IssuerConfig[] {
 }
 
 export function loadJwtConfig(env: Env): JwtConfig {
-  const audience = read(env, 'JWT_AUDIENCE');
+  const audience = loadAudiences(env);
   const algorithms = read(env, 'JWT_ALGORITHMS');
   return {
     issuers: parseIssuers(env),
@@ -87,4 +87,9 @@ export function loadJwtConfig(env: Env): JwtConfig {
       roleClients: read(env, 'JWT_ROLE_CLIENTS') ?? audience,
     },
   };
+}
+
+/** The accepted token audiences (the dev token CLI signs for the first). */
+export function loadAudiences(env: Env): string[] {
+  return read(env, 'JWT_AUDIENCE');
 }

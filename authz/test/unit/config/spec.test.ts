@@ -45,7 +45,7 @@ const inConfig = (f: string): boolean => f.startsWith('authz/src/config/');
 const PROCESS_ENV_ALLOWED: Record<string, string> = {
   'authz/src/main.ts': 'service entry point: hands process.env to config/ (loadLogConfig, startService → loadConfig)',
   'authz/src/cli/bin.ts': 'CLI entry point: hands process.env to config/cli.ts (cliStart) and to the CLI',
-  'authz/src/cli/main.ts': "CLI main's default parameter `env = process.env` (bin.ts passes it explicitly); CLI module, pending",
+  'authz/src/cli/main.ts': "CLI main's default parameter `env = process.env` (bin.ts passes it explicitly)",
   'authz/src/content/safe-regex.ts': "sets RECHECK_SYNC_BACKEND=pure around the `recheck` library's check: that library's switch, not our configuration",
 };
 
@@ -55,14 +55,6 @@ const PROCESS_ENV_ALLOWED: Record<string, string> = {
  * the line here. Nothing may be added.
  */
 const DIRECT_READS_PENDING: readonly string[] = [
-  'authz/src/audit/admin.ts AUDIT_ADMIN_CHAIN_ID', // → loadCliConfig(env).adminChainId
-  'authz/src/audit/admin.ts LOG_LEVEL', // → createLogger(loadCliConfig(env).log)
-  'authz/src/cli/audit.ts AUDIT_CHECKPOINT_PUBLIC_KEY_FILE', // → loadCliConfig(env).checkpointPublicKeyFile
-  'authz/src/cli/evidence.ts PG_ADMIN_URL', // → loadAuditConfig(env).adminUrl (which also carries PG_ADMIN_PASSWORD)
-  'authz/src/cli/main.ts ADMIN_ACTOR', // → loadCliConfig(env).adminActor
-  'authz/src/cli/token.ts DEV_ISSUER', // → loadCliConfig(env).devIssuer
-  'authz/src/cli/token.ts DEV_KEY_DIR', // → loadCliConfig(env).devKeyDir
-  'authz/src/cli/token.ts JWT_AUDIENCE', // → loadJwtConfig(env).audience[0] (today it repeats the default 'mem0-gov')
 ];
 
 /** read(env, 'NAME'), readParsed(env, 'NAME', …), in any loader. */
