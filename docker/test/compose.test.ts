@@ -11,6 +11,7 @@ import { parse } from 'yaml';
 import { loadConfig } from '../../authz/src/service-config.js';
 import { loadJwtConfig } from '../../authz/src/identity/config.js';
 import { ROOT } from '../../testing/tools.js';
+import { IMAGE_GID, IMAGE_UID, LAYOUT } from '../../deploy/image/layout.js';
 
 const DOCKER = join(ROOT, 'docker');
 const COMPOSE_PATH = join(DOCKER, 'compose.yaml');
@@ -67,6 +68,17 @@ describe('docker/compose.yaml', () => {
     expect(report[0]!.messages).toEqual([]);
     expect(report[0]!.errorCount).toBe(0);
     expect(report[0]!.warningCount).toBe(0);
+  });
+
+  it('runs our image\'s compiled entry points only: every dist/authz/*.js command has its bin or main source', () => {
+    // The image's ENTRYPOINT is node; a command naming a module that only exports functions (or
+    // a TypeScript file not in the image) would exit 0 having done nothing.
+    const entries = new Set(['dist/authz/main.js', 'dist/authz/cli/bin.js']);
+    for (const [name, svc] of Object.entries(compose.services as Record<string, { build?: { dockerfile?: string }; command?: string[] }>)) {
+      if (svc.build?.dockerfile !== 'docker/Dockerfile' || svc.command === undefined) continue;
+      expect(entries.has(svc.command[0]!), `${name}: ${svc.command.join(' ')}`).toBe(true);
+      expect(existsSync(join(ROOT, svc.command[0]!.replace(/^dist\//, '').replace(/\.js$/, '.ts').replace(/^authz\//, 'authz/src/'))), name).toBe(true);
+    }
   });
 
   it('has every service the stack needs', () => {
@@ -264,27 +276,69 @@ describe('docker/compose.yaml: the real Mem0 server', () => {
 describe('docker/Dockerfile', () => {
   const text = readFileSync(join(DOCKER, 'Dockerfile'), 'utf8');
   const stages = text.split(/^FROM /m).slice(1);
+  const stage = (name: string): string => {
+    const found = stages.find((st) => new RegExp(`^\\S+ AS ${name}\\s*$`, 'm').test(st.split('\n')[0]!));
+    expect(found, `stage ${name}`).toBeDefined();
+    return found!;
+  };
+  const last = stages[stages.length - 1]!;
+  /** JSON-form instruction of the final stage (ENTRYPOINT, CMD). */
+  const execForm = (instr: string): string[] => {
+    const m = [...last.matchAll(new RegExp(`^${instr} (\\[.*\\])\\s*$`, 'gm'))].pop();
+    expect(m, instr).toBeDefined();
+    return JSON.parse(m![1]!) as string[];
+  };
 
-  it('is multi-stage and its final stage runs as a non-root USER', () => {
-    expect(stages.length).toBeGreaterThanOrEqual(3);
-    const last = stages[stages.length - 1]!;
-    const users = [...last.matchAll(/^USER\s+(\S+)/gm)].map((m) => m[1]);
+  it('is multi-stage and its final stage runs as a numeric, non-root USER that has a passwd entry', () => {
+    expect(stages.length).toBeGreaterThanOrEqual(4);
+    const users = [...last.matchAll(/^USER\s+(\S+)/gm)].map((m) => m[1]!);
     expect(users.length).toBeGreaterThan(0);
+    // Numeric uid:gid, so Kubernetes can verify runAsNonRoot; the chart's runAsUser is the same.
+    expect(users[users.length - 1]).toBe(`${IMAGE_UID}:${IMAGE_GID}`);
     expect(users[users.length - 1]).not.toMatch(/^(root|0)(:.*)?$/);
+    // os.userInfo() (the CLI's default actor) needs the uid in /etc/passwd.
+    expect(last).toMatch(new RegExp(`useradd [^\\n]*--uid ${IMAGE_UID} --gid ${IMAGE_GID}`));
+    expect(last).toMatch(new RegExp(`groupadd [^\\n]*--gid ${IMAGE_GID}`));
+    // The only path the service user owns: the spool.
+    expect(last).toContain(`chown ${IMAGE_UID}:${IMAGE_GID} ${LAYOUT.stateDir}`);
+    expect(last).toMatch(new RegExp(`^WORKDIR ${LAYOUT.workdir}$`, 'm'));
   });
 
-  it('installs production dependencies only, from the lock file, and runs main.ts through tsx', () => {
-    expect(text).toMatch(/COPY package\.json package-lock\.json/);
-    expect(text).toMatch(/npm ci --omit=dev/);
-    expect(text).toMatch(/ENTRYPOINT \["node", "--import", "tsx"\]/);
-    expect(text).toMatch(/CMD \["authz\/src\/main\.ts"\]/);
+  it('runs compiled JavaScript with plain node: no tsx, no TypeScript in the runtime stage', () => {
+    expect(execForm('ENTRYPOINT')).toEqual(['node']);
+    expect(execForm('CMD')).toEqual([LAYOUT.main]);
+    for (const line of last.split('\n').filter((l) => /^(ENTRYPOINT|CMD|RUN|HEALTHCHECK|\s+CMD)/.test(l))) {
+      expect(line, line).not.toMatch(/tsx|--import|--loader|\.ts\b/);
+    }
+    // The runtime stage takes dist/ from the build stage and no sources.
+    expect(last).toMatch(/^COPY --from=build [^\n]*\/app\/dist \.\/dist$/m);
+    expect(last).not.toMatch(/authz\/src/);
     expect(text).toMatch(/^HEALTHCHECK [^\n]*\\\n\s*CMD [^\n]*http:\/\/127\.0\.0\.1:9192\/healthz/m);
+  });
+
+  it('compiles in a build stage with deploy/image/build-js.ts (what deploy/image/test runs and starts)', () => {
+    const build = stage('build');
+    expect(build).toMatch(/npm ci --ignore-scripts/);
+    expect(build).toContain('COPY tsconfig.json tsconfig.build.json ./');
+    expect(build).toMatch(new RegExp(`^RUN node --import tsx deploy/image/build-js\\.ts --root ${LAYOUT.workdir} `, 'm'));
+    for (const f of [LAYOUT.main, LAYOUT.cli]) expect(build).toContain(`test -s ${f}`);
+    expect(existsSync(join(ROOT, 'deploy', 'image', 'build-js.ts'))).toBe(true);
+    expect(existsSync(join(ROOT, 'tsconfig.build.json'))).toBe(true);
+  });
+
+  it('installs production dependencies only, from the lock file, for the runtime', () => {
+    const deps = stage('deps');
+    expect(deps).toMatch(/COPY package\.json package-lock\.json/);
+    expect(deps).toMatch(/npm ci --omit=dev/);
+    expect(last).toMatch(/^COPY --from=deps [^\n]*\/app\/node_modules \.\/node_modules$/m);
   });
 
   it('keeps secrets, state and tools out of the build context', () => {
     const ignore = readFileSync(join(DOCKER, 'Dockerfile.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
     expect(ignore).toContain('*'); // allow-list
-    expect(ignore.filter((l) => l.startsWith('!'))).toEqual(['!package.json', '!package-lock.json', '!authz/src/**', '!audit/**', '!policies/**']);
+    expect(ignore.filter((l) => l.startsWith('!'))).toEqual(['!package.json', '!package-lock.json', '!authz/src/**', '!audit/**', '!policies/**',
+      '!tsconfig.json', '!tsconfig.build.json', '!deploy/image/**']);
+    expect(ignore).toContain('**/test/**');
   });
 
   it('git-ignores docker/secrets/ except its .gitignore', () => {

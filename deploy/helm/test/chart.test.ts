@@ -1,0 +1,579 @@
+// deploy/helm/mem0-gov rendered by the real helm (scripts/bootstrap.sh) for the default values,
+// the Istio mesh variant (deploy/helm/examples/values-istio.yaml) and a values file that sets
+// every external-service knob (test/values-external.yaml); every manifest validated offline by
+// kubeconform against the Kubernetes API schemas (oldest supported and newest version) and the
+// CRD schemas; then the properties a deployment relies on, each asserted on the rendered objects.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, posix } from 'node:path';
+import { promisify } from 'node:util';
+import { parse, parseAllDocuments } from 'yaml';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadAuditConfig } from '../../../authz/src/audit/config.js';
+import { unknownVariables } from '../../../authz/src/config/spec.js';
+import { loadConfig } from '../../../authz/src/service-config.js';
+import { generateDevCerts } from '../../../testing/certs.js';
+import { ROOT, tool } from '../../../testing/tools.js';
+import { IMAGE_GID, IMAGE_UID, LAYOUT } from '../../image/layout.js';
+import { chartEnvoyConfig, ENVOY_POD, generatedFiles, TOKENS } from '../generate.js';
+import { CHART, KUBE_VERSIONS, lint, render, renderError, renderNotes, requireTools, validate, type K8sObject, type RenderOptions, type Rendered } from './helm.js';
+
+const execFileP = promisify(execFile);
+const ISTIO_VALUES = join(ROOT, 'deploy', 'helm', 'examples', 'values-istio.yaml');
+const EXTERNAL_VALUES = join(ROOT, 'deploy', 'helm', 'test', 'values-external.yaml');
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- Kubernetes objects, checked field by field */
+type Any = any;
+
+const byKind = (r: Rendered, kind: string): K8sObject[] => r.objects.filter((o) => o.kind === kind);
+const one = (r: Rendered, kind: string, name: string): K8sObject => {
+  const found = r.objects.filter((o) => o.kind === kind && o.metadata.name === name);
+  expect(found.map((o) => `${o.kind}/${o.metadata.name}`), `${kind}/${name}`).toHaveLength(1);
+  return found[0]!;
+};
+const matches = (selector: Record<string, string>, labels: Record<string, string> | undefined): boolean =>
+  Object.entries(selector).every(([k, v]) => labels?.[k] === v);
+const containers = (podSpec: Any): Any[] => [...(podSpec.initContainers ?? []), ...podSpec.containers];
+const envOf = (c: Any): Record<string, Any> => Object.fromEntries((c.env ?? []).map((e: Any) => [e.name, e]));
+/** Resolves a named container port (NetworkPolicy, probes, Service targetPort) to its number. */
+const portNumber = (podSpec: Any, port: string | number): number => {
+  if (typeof port === 'number') return port;
+  const found = containers(podSpec).flatMap((c) => c.ports ?? []).find((p: Any) => p.name === port);
+  expect(found, `named port ${port}`).toBeDefined();
+  return found.containerPort as number;
+};
+/** Pod template of a workload (StatefulSet, Deployment, Job). */
+const pod = (o: K8sObject): Any => o.spec.template;
+
+let defaults: Rendered;
+let istio: Rendered;
+let external: Rendered;
+
+beforeAll(async () => {
+  requireTools();
+  [defaults, istio, external] = await Promise.all([
+    render(),
+    render({ values: [ISTIO_VALUES] }),
+    render({ release: 'x', namespace: 'prod', values: [EXTERNAL_VALUES] }),
+  ]);
+}, 120_000);
+
+describe('chart sources', () => {
+  it('files/ is what deploy/helm/generate.ts makes of envoy/envoy.yaml and docker/prometheus/alerts.yaml', () => {
+    for (const [rel, text] of Object.entries(generatedFiles())) {
+      expect(readFileSync(join(CHART, rel), 'utf8'), `${rel} is stale: run npm run helm:generate`).toBe(text);
+    }
+  });
+
+  it('the Envoy templates carry each host/port token only where the ConfigMap template replaces it', () => {
+    const plain = readFileSync(join(CHART, 'files', 'envoy.yaml'), 'utf8');
+    const tls = readFileSync(join(CHART, 'files', 'envoy-mem0-tls.yaml'), 'utf8');
+    const count = (s: string, t: string | number): number => s.split(String(t)).length - 1;
+    expect(count(plain, TOKENS.authzHost)).toBe(1);
+    expect(count(plain, `port_value: ${TOKENS.authzPort}`)).toBe(count(plain, TOKENS.authzPort));
+    expect(count(plain, TOKENS.mem0Host)).toBe(1);
+    expect(count(plain, `port_value: ${TOKENS.mem0Port}`)).toBe(1);
+    expect(count(plain, TOKENS.mem0Port)).toBe(1);
+    // https: SNI, SAN and Host rewrites name the host too; the CA file once.
+    expect(count(tls, `${TOKENS.mem0Host}:${TOKENS.mem0Port}`)).toBeGreaterThan(0);
+    expect(count(tls, TOKENS.mem0Port)).toBe(count(tls, `${TOKENS.mem0Host}:${TOKENS.mem0Port}`) + 1);
+    expect(count(tls, TOKENS.mem0CaFile)).toBe(1);
+  });
+
+  it('passes helm lint --strict for every variant', async () => {
+    for (const values of [[], [ISTIO_VALUES], [EXTERNAL_VALUES]]) {
+      const r = await lint({ values });
+      expect(r.code, `${values.join(',')}: ${r.stdout}${r.stderr}`).toBe(0);
+      expect(r.stdout).toContain('0 chart(s) failed');
+    }
+  });
+});
+
+describe('offline schema validation (kubeconform -strict)', () => {
+  it.each(KUBE_VERSIONS.flatMap((v) => [['defaults', v], ['istio', v], ['external', v]] as const))('%s values, Kubernetes %s: every manifest valid', async (variant, version) => {
+    const r = { defaults, istio, external }[variant];
+    const out = await validate(r.text, version);
+    const bad = out.resources.filter((x) => x.status !== 'statusValid');
+    expect(bad).toEqual([]);
+    expect(out.summary).toEqual({ valid: r.objects.length, invalid: 0, errors: 0, skipped: 0 });
+  });
+
+  it('rejects what a typo or a wrong type would render, in Kubernetes and in CRD kinds', async () => {
+    const sts = structuredClone(one(defaults, 'StatefulSet', 'mem0-gov-authz')) as Any;
+    sts.spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem = true;
+    const svc = structuredClone(one(defaults, 'Service', 'mem0-gov-authz')) as Any;
+    svc.spec.ports[0].port = '9191';
+    const sm = structuredClone(one(defaults, 'ServiceMonitor', 'mem0-gov-authz')) as Any;
+    sm.spec.endpoints[0].intervall = '15s';
+    const rule = structuredClone(one(defaults, 'PrometheusRule', 'mem0-gov')) as Any;
+    rule.spec.groups[0].rules[0].for = 5;
+    const ap = structuredClone(one(istio, 'AuthorizationPolicy', 'mem0-gov-ext-authz')) as Any;
+    ap.spec.acton = 'CUSTOM';
+    const text = [sts, svc, sm, rule, ap].map((o) => JSON.stringify(o)).join('\n---\n');
+    const out = await validate(text, KUBE_VERSIONS[1]);
+    // kubeconform validates in parallel: index the verdicts by kind.
+    const verdict = Object.fromEntries(out.resources.map((x) => [x.kind, x]));
+    expect(Object.keys(verdict).sort()).toEqual(['AuthorizationPolicy', 'PrometheusRule', 'Service', 'ServiceMonitor', 'StatefulSet']);
+    for (const v of out.resources) expect(v.status, `${v.kind}: ${v.msg}`).toBe('statusInvalid');
+    expect(verdict.StatefulSet!.msg).toContain('readOnlyRootFileSystem');
+    expect(verdict.Service!.msg).toMatch(/ports\/0\/port.*want integer/);
+    expect(verdict.ServiceMonitor!.msg).toContain('intervall');
+    expect(verdict.PrometheusRule!.msg).toMatch(/rules\/0\/for/);
+    expect(verdict.AuthorizationPolicy!.msg).toContain('acton');
+  });
+});
+
+describe('what the default values render', () => {
+  it('has the expected objects', () => {
+    const names = defaults.objects.map((o) => `${o.kind}/${o.metadata.name}`).sort();
+    expect(names).toEqual([
+      'ConfigMap/mem0-gov-envoy', 'Deployment/mem0-gov-envoy', 'Job/mem0-gov-migrate',
+      'NetworkPolicy/mem0-gov-authz', 'NetworkPolicy/mem0-gov-envoy', 'NetworkPolicy/mem0-gov-migrate',
+      'PodDisruptionBudget/mem0-gov-authz', 'PodDisruptionBudget/mem0-gov-envoy', 'PrometheusRule/mem0-gov',
+      'Service/mem0-gov-authz', 'Service/mem0-gov-authz-headless', 'Service/mem0-gov-envoy',
+      'ServiceAccount/mem0-gov-authz', 'ServiceAccount/mem0-gov-envoy', 'ServiceMonitor/mem0-gov-authz',
+      'StatefulSet/mem0-gov-authz',
+    ]);
+    // No credential is rendered by default: every Secret is the operator's.
+    expect(byKind(defaults, 'Secret')).toEqual([]);
+  });
+
+  it('authz is a StatefulSet with stable names: the chain id is the pod name, one per replica', () => {
+    const sts = one(defaults, 'StatefulSet', 'mem0-gov-authz');
+    const headless = one(defaults, 'Service', sts.spec.serviceName);
+    expect(headless.spec.clusterIP).toBe('None');
+    expect(headless.spec.publishNotReadyAddresses).toBe(false);
+    expect(matches(headless.spec.selector, pod(sts).metadata.labels)).toBe(true);
+    expect(sts.spec.podManagementPolicy).toBe('Parallel');
+    expect(sts.spec.replicas).toBe(2);
+    const c = pod(sts).spec.containers[0];
+    const names = c.env.map((e: Any) => e.name);
+    const env = envOf(c);
+    expect(env.POD_NAME.valueFrom).toEqual({ fieldRef: { fieldPath: 'metadata.name' } });
+    // $(POD_NAME) expands only from a variable defined earlier in the list.
+    expect(names.indexOf('POD_NAME')).toBeLessThan(names.indexOf('MEM0_GOV_AUDIT_CHAIN_ID'));
+    expect(env.MEM0_GOV_AUDIT_CHAIN_ID.value).toBe('mem0-gov.$(POD_NAME)');
+    expect(env.MEM0_GOV_AUDIT_ADMIN_CHAIN_ID.value).toBe('admin:mem0-gov.$(POD_NAME)');
+    // authz never migrates: the owner does, in the hook Job.
+    expect(env.MEM0_GOV_AUDIT_MIGRATE.value).toBe('false');
+    expect(c.image).toBe(`mem0-gov/authz:${(parse(readFileSync(join(CHART, 'Chart.yaml'), 'utf8')) as { appVersion: string }).appVersion}`);
+    // The image's CMD (node dist/authz/main.js) is what runs.
+    expect(c.command).toBeUndefined();
+    expect(c.args).toBeUndefined();
+  });
+
+  it('the spool is a PersistentVolumeClaim per replica, kept on scale-down and deletion', () => {
+    const sts = one(defaults, 'StatefulSet', 'mem0-gov-authz');
+    expect(sts.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Retain', whenScaled: 'Retain' });
+    const [vct] = sts.spec.volumeClaimTemplates;
+    expect(vct.metadata.name).toBe('spool');
+    expect(vct.spec.resources.requests.storage).toBe('1Gi');
+    const c = pod(sts).spec.containers[0];
+    const mount = c.volumeMounts.find((m: Any) => m.name === 'spool');
+    expect(mount.mountPath).toBe(LAYOUT.stateDir);
+    expect(envOf(c).MEM0_GOV_AUDIT_SPOOL_DIR.value.startsWith(`${mount.mountPath}/`)).toBe(true);
+    // The volume is writable by the numeric user: fsGroup.
+    expect(pod(sts).spec.securityContext.fsGroup).toBe(IMAGE_GID);
+    expect(pod(sts).spec.volumes.map((v: Any) => v.name)).not.toContain('spool');
+  });
+
+  it('authz\'s environment is one its config loader accepts, with no unknown MEM0_GOV_* variable', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mem0gov-chart-env-'));
+    try {
+      for (const r of [defaults, external]) {
+        const sts = byKind(r, 'StatefulSet')[0]!;
+        const { env, files } = containerEnv(pod(sts).spec.containers[0], pod(sts).spec, `${sts.metadata.name}-0`, dir);
+        expect(unknownVariables(env)).toEqual([]);
+        const cfg = loadConfig(env);
+        expect(cfg.audit.migrate).toBe(false);
+        expect(cfg.audit.chainId).toBe(r === defaults ? 'mem0-gov.mem0-gov-authz-0' : 'prod-eu:gov-authz-0');
+        expect(new URL(cfg.audit.pgUrl).username).toBe('mem0gov_writer');
+        expect(new URL(cfg.audit.pgUrl).password).toBe(files['pg-writer-password']);
+        expect(cfg.grpcPort).toBe(portNumber(pod(sts).spec, 'grpc'));
+        expect(cfg.httpPort).toBe(portNumber(pod(sts).spec, 'http-metrics'));
+        expect(cfg.audit.checkpointKeyPem).toBe(files['audit-checkpoint-key.pem']);
+        expect(cfg.mem0ApiKey).toBe(files['mem0-api-key']);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the migration Job is a pre-install/pre-upgrade hook running the image\'s CLI as the schema owner', () => {
+    const job = one(defaults, 'Job', 'mem0-gov-migrate');
+    expect(job.metadata.annotations).toMatchObject({
+      'helm.sh/hook': 'pre-install,pre-upgrade',
+      'helm.sh/hook-delete-policy': 'before-hook-creation,hook-succeeded',
+    });
+    const spec = pod(job).spec;
+    expect(spec.restartPolicy).toBe('Never');
+    const c = spec.containers[0];
+    expect(c.command).toEqual(['node', LAYOUT.cli, 'audit', 'migrate']);
+    expect(c.image).toBe(pod(one(defaults, 'StatefulSet', 'mem0-gov-authz')).spec.containers[0].image);
+    const dir = mkdtempSync(join(tmpdir(), 'mem0gov-chart-job-'));
+    try {
+      const { env, files } = containerEnv(c, spec, 'mem0-gov-migrate-abcde', dir);
+      expect(unknownVariables(env)).toEqual([]);
+      const audit = loadAuditConfig(env);
+      // `audit migrate` migrates MEM0_GOV_PG_ADMIN_URL ?? MEM0_GOV_PG_URL: here the owner.
+      expect(audit.adminUrl).toBeUndefined();
+      expect(new URL(audit.pgUrl).username).toBe('mem0gov_owner');
+      expect(new URL(audit.pgUrl).password).toBe(files['pg-owner-password']);
+      expect(env.MEM0_GOV_ADMIN_ACTOR).toBe('helm:mem0-gov');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // The owner's Secret is the Job's alone; authz mounts the writer's.
+    const ownerSecret = secretsOf(spec);
+    expect(ownerSecret).toEqual(['mem0-gov-postgresql-owner']);
+    const authzSecrets = secretsOf(pod(one(defaults, 'StatefulSet', 'mem0-gov-authz')).spec);
+    expect(authzSecrets).toEqual(['mem0-gov-postgresql-writer', 'mem0-gov-redis', 'mem0-gov-mem0-api-key', 'mem0-gov-audit-checkpoint']);
+  });
+
+  it('every pod runs as a numeric non-root user, read-only root, no privilege escalation, no capabilities', () => {
+    for (const r of [defaults, istio, external]) {
+      for (const w of r.objects.filter((o) => ['StatefulSet', 'Deployment', 'Job'].includes(o.kind))) {
+        const spec = pod(w).spec;
+        const what = `${w.kind}/${w.metadata.name}`;
+        expect(spec.securityContext.runAsNonRoot, what).toBe(true);
+        expect(Number.isInteger(spec.securityContext.runAsUser) && spec.securityContext.runAsUser > 0, what).toBe(true);
+        expect(spec.securityContext.seccompProfile, what).toEqual({ type: 'RuntimeDefault' });
+        expect(spec.automountServiceAccountToken, what).toBe(false);
+        expect(spec.enableServiceLinks, what).toBe(false);
+        if (w.kind !== 'Deployment') expect(spec.securityContext.runAsUser, what).toBe(IMAGE_UID);
+        for (const c of containers(spec)) {
+          expect(c.securityContext, `${what} ${c.name}`).toMatchObject({
+            runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] },
+          });
+        }
+      }
+    }
+  });
+
+  it('writable mounts only where needed: the spool PVC and /tmp for authz, /tmp for Envoy, none for the Job', () => {
+    const writable = (w: K8sObject): string[] => {
+      const spec = pod(w).spec;
+      const claims = new Set((w.spec.volumeClaimTemplates ?? []).map((v: Any) => v.metadata.name));
+      return containers(spec).flatMap((c) => (c.volumeMounts ?? []).filter((m: Any) => m.readOnly !== true).map((m: Any) => {
+        const vol = spec.volumes?.find((v: Any) => v.name === m.name);
+        const kind = claims.has(m.name) ? 'pvc' : vol?.emptyDir ? 'emptyDir' : Object.keys(vol ?? {}).filter((k) => k !== 'name').join();
+        return `${m.mountPath}=${kind}`;
+      })).sort();
+    };
+    expect(writable(one(defaults, 'StatefulSet', 'mem0-gov-authz'))).toEqual(['/app/.state=pvc', '/tmp=emptyDir']);
+    expect(writable(one(defaults, 'Deployment', 'mem0-gov-envoy'))).toEqual(['/tmp=emptyDir']);
+    expect(writable(one(defaults, 'Job', 'mem0-gov-migrate'))).toEqual([]);
+    for (const w of [one(defaults, 'StatefulSet', 'mem0-gov-authz'), one(defaults, 'Deployment', 'mem0-gov-envoy')]) {
+      for (const v of pod(w).spec.volumes.filter((x: Any) => x.emptyDir)) expect(v.emptyDir.sizeLimit, v.name).toBeDefined();
+    }
+  });
+
+  it('every container has CPU and memory requests and a memory limit', () => {
+    for (const r of [defaults, istio, external]) {
+      for (const w of r.objects.filter((o) => ['StatefulSet', 'Deployment', 'Job'].includes(o.kind))) {
+        for (const c of containers(pod(w).spec)) {
+          expect(c.resources?.requests?.cpu, `${w.metadata.name}/${c.name}`).toBeDefined();
+          expect(c.resources?.requests?.memory, `${w.metadata.name}/${c.name}`).toBeDefined();
+          expect(c.resources?.limits?.memory, `${w.metadata.name}/${c.name}`).toBeDefined();
+        }
+      }
+    }
+  });
+
+  it('probes: authz /healthz (startup, liveness) and /readyz (readiness) on its HTTP port; Envoy on its admin /ready', () => {
+    const spec = pod(one(defaults, 'StatefulSet', 'mem0-gov-authz')).spec;
+    const c = spec.containers[0];
+    const http = Number(envOf(c).MEM0_GOV_HTTP_PORT.value);
+    for (const [probe, path] of [['startupProbe', '/healthz'], ['livenessProbe', '/healthz'], ['readinessProbe', '/readyz']] as const) {
+      expect(c[probe].httpGet.path, probe).toBe(path);
+      expect(portNumber(spec, c[probe].httpGet.port), probe).toBe(http);
+    }
+    const envoy = pod(one(defaults, 'Deployment', 'mem0-gov-envoy')).spec.containers[0];
+    expect(envoy.readinessProbe.exec.command.join(' ')).toContain(`/dev/tcp/127.0.0.1/${ENVOY_POD.adminPort}`);
+    expect(envoy.readinessProbe.exec.command.join(' ')).toContain('GET /ready');
+    expect(envoy.livenessProbe.tcpSocket.port).toBe('https');
+  });
+
+  it('NetworkPolicy: only Envoy reaches authz :9191, only Prometheus reaches :9192, Envoy only on :9000', () => {
+    const np = one(defaults, 'NetworkPolicy', 'mem0-gov-authz');
+    const authz = pod(one(defaults, 'StatefulSet', 'mem0-gov-authz'));
+    const envoy = pod(one(defaults, 'Deployment', 'mem0-gov-envoy'));
+    expect(matches(np.spec.podSelector.matchLabels, authz.metadata.labels)).toBe(true);
+    expect(matches(np.spec.podSelector.matchLabels, envoy.metadata.labels)).toBe(false);
+    expect(np.spec.policyTypes).toEqual(['Ingress']);
+    const rules = np.spec.ingress.map((rule: Any) => ({ ports: rule.ports.map((p: Any) => portNumber(authz.spec, p.port)), from: rule.from }));
+    expect(rules).toHaveLength(2);
+    const grpc = rules.find((x: Any) => x.ports.includes(9191));
+    expect(grpc.ports).toEqual([9191]);
+    expect(grpc.from).toHaveLength(1);
+    expect(Object.keys(grpc.from[0])).toEqual(['podSelector']);
+    expect(matches(grpc.from[0].podSelector.matchLabels, envoy.metadata.labels)).toBe(true);
+    expect(matches(grpc.from[0].podSelector.matchLabels, authz.metadata.labels)).toBe(false);
+    const metrics = rules.find((x: Any) => x.ports.includes(9192));
+    expect(metrics.ports).toEqual([9192]);
+    expect(metrics.from).toEqual([{
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
+      podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } },
+    }]);
+    const enp = one(defaults, 'NetworkPolicy', 'mem0-gov-envoy');
+    expect(matches(enp.spec.podSelector.matchLabels, envoy.metadata.labels)).toBe(true);
+    expect(enp.spec.ingress.map((rule: Any) => rule.ports.map((p: Any) => portNumber(envoy.spec, p.port)))).toEqual([[ENVOY_POD.listenPort]]);
+    const job = one(defaults, 'NetworkPolicy', 'mem0-gov-migrate');
+    expect(matches(job.spec.podSelector.matchLabels, pod(one(defaults, 'Job', 'mem0-gov-migrate')).metadata.labels)).toBe(true);
+    expect(job.spec.ingress).toBeUndefined();
+  });
+
+  it('PodDisruptionBudgets cover authz and Envoy', () => {
+    for (const [pdb, w] of [['mem0-gov-authz', one(defaults, 'StatefulSet', 'mem0-gov-authz')], ['mem0-gov-envoy', one(defaults, 'Deployment', 'mem0-gov-envoy')]] as const) {
+      const p = one(defaults, 'PodDisruptionBudget', pdb);
+      expect(matches(p.spec.selector.matchLabels, pod(w).metadata.labels), pdb).toBe(true);
+      expect(p.spec.maxUnavailable).toBe(1);
+    }
+  });
+
+  it('ServiceMonitor scrapes the authz Service\'s metrics port under the job name the alert rules use', () => {
+    const sm = one(defaults, 'ServiceMonitor', 'mem0-gov-authz');
+    const selected = byKind(defaults, 'Service').filter((s) => matches(sm.spec.selector.matchLabels, s.metadata.labels));
+    expect(selected.map((s) => s.metadata.name)).toEqual(['mem0-gov-authz']);
+    const [ep] = sm.spec.endpoints;
+    expect(selected[0]!.spec.ports.map((p: Any) => p.name)).toContain(ep.port);
+    expect(ep.path).toBe('/metrics');
+    const job = ep.relabelings.find((x: Any) => x.targetLabel === 'job').replacement;
+    const alerts = readFileSync(join(ROOT, 'docker', 'prometheus', 'alerts.yaml'), 'utf8');
+    expect(alerts).toContain(`up{job="${job}"}`);
+    expect(ep.relabelings).toContainEqual({ action: 'replace', sourceLabels: ['__meta_kubernetes_pod_name'], targetLabel: 'instance' });
+  });
+
+  it('PrometheusRule holds exactly the rules of docker/prometheus/alerts.yaml', () => {
+    const rule = one(defaults, 'PrometheusRule', 'mem0-gov');
+    const alerts = parse(readFileSync(join(ROOT, 'docker', 'prometheus', 'alerts.yaml'), 'utf8')) as { groups: unknown[] };
+    expect(rule.spec).toEqual(alerts);
+    expect((rule.spec.groups as Any[]).flatMap((g) => g.rules).length).toBeGreaterThan(10);
+  });
+
+  it('Envoy runs the project\'s envoy/envoy.yaml as envoy/render.ts renders it for the in-cluster services', async () => {
+    const cm = one(defaults, 'ConfigMap', 'mem0-gov-envoy');
+    const headless = one(defaults, 'Service', 'mem0-gov-authz-headless');
+    const expected = chartEnvoyConfig({
+      authzHost: `${headless.metadata.name}.mem0-gov.svc.cluster.local`, authzPort: headless.spec.ports[0].port,
+      mem0Host: 'mem0.mem0.svc.cluster.local', mem0Port: 8000, mem0Tls: false,
+    });
+    expect(parse(cm.data!['envoy.yaml']!)).toEqual(parse(expected));
+    expect(portNumber(pod(one(defaults, 'StatefulSet', 'mem0-gov-authz')).spec, headless.spec.ports[0].targetPort)).toBe(9191);
+    const deploy = pod(one(defaults, 'Deployment', 'mem0-gov-envoy')).spec;
+    const c = deploy.containers[0];
+    const configMount = c.volumeMounts.find((m: Any) => m.name === 'config');
+    expect(deploy.volumes.find((v: Any) => v.name === 'config').configMap.name).toBe(cm.metadata.name);
+    expect(c.args.slice(0, 2)).toEqual(['-c', posix.join(configMount.mountPath, 'envoy.yaml')]);
+    const tlsMount = c.volumeMounts.find((m: Any) => m.name === 'tls');
+    expect(tlsMount.mountPath).toBe(posix.dirname(ENVOY_POD.certFile));
+    expect(deploy.volumes.find((v: Any) => v.name === 'tls').secret.secretName).toBe('mem0-gov-envoy-tls');
+    expect(portNumber(deploy, 'https')).toBe(ENVOY_POD.listenPort);
+    await expectEnvoyAccepts(cm.data!['envoy.yaml']!);
+  });
+});
+
+describe('external Redis, PostgreSQL, IdP and Mem0 (test/values-external.yaml)', () => {
+  const sts = (): K8sObject => one(external, 'StatefulSet', 'gov-authz');
+
+  it('points authz at them', () => {
+    const env = envOf(pod(sts()).spec.containers[0]);
+    expect(env.MEM0_GOV_PG_URL.value).toBe('postgres://mem0gov_writer@audit-db.databases.svc.cluster.local:6432/mem0gov_prod?sslmode=verify-full&sslrootcert=/etc/pg-ca/ca.crt');
+    expect(env.MEM0_GOV_REDIS_CLUSTER_NODES.value).toBe('redis-0.redis:6379,redis-1.redis:6379,redis-2.redis:6379');
+    expect(env.MEM0_GOV_REDIS_URL).toBeUndefined();
+    expect(env.MEM0_GOV_JWT_ISSUERS).toBeUndefined();
+    expect(JSON.parse(env.MEM0_GOV_JWT_ISSUERS_JSON.value)).toHaveLength(2);
+    expect(env.MEM0_GOV_JWT_TENANT_CLAIM.value).toBe('org.tenant');
+    expect(env.MEM0_GOV_JWT_ROLES_CLAIM.value).toBe('groups');
+    expect(env.MEM0_GOV_MEM0_URL.value).toBe('https://mem0.example.com');
+    expect(env.MEM0_GOV_LIMIT_DEFAULT.value).toBe('600/m');
+    expect(env.MEM0_GOV_SESSION_IDLE_SECONDS.value).toBe('900');
+    expect(pod(sts()).spec.containers[0].image).toBe('registry.example.com/mem0-gov/authz:1.2.3@sha256:' + '0'.repeat(64));
+    const job = pod(one(external, 'Job', 'gov-migrate')).spec.containers[0];
+    expect(envOf(job).MEM0_GOV_PG_URL.value).toBe('postgres://audit_owner@audit-db.databases.svc.cluster.local:6432/mem0gov_prod?sslmode=verify-full&sslrootcert=/etc/pg-ca/ca.crt');
+  });
+
+  it('creates the Secrets whose values are given; the owner\'s only as a hook that precedes the Job and is deleted after it', () => {
+    const secrets = byKind(external, 'Secret');
+    const data = (name: string): Record<string, string> => Object.fromEntries(Object.entries(one(external, 'Secret', name).data!)
+      .map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+    expect(secrets.map((s) => s.metadata.name).sort()).toEqual(['gov-audit-checkpoint', 'gov-mem0-api-key', 'gov-postgresql-owner', 'gov-postgresql-writer', 'gov-redis']);
+    expect(data('gov-postgresql-writer')).toEqual({ password: 'test-placeholder-writer' });
+    expect(data('gov-redis')).toEqual({ password: 'test-placeholder-redis' });
+    expect(data('gov-mem0-api-key')).toEqual({ 'api-key': 'test-placeholder-mem0' });
+    expect(data('gov-audit-checkpoint')).toEqual({ 'checkpoint-key.pem': 'test-placeholder-not-a-key' });
+    expect(data('gov-postgresql-owner')).toEqual({ password: 'test-placeholder-owner' });
+    const owner = one(external, 'Secret', 'gov-postgresql-owner').metadata.annotations!;
+    const job = one(external, 'Job', 'gov-migrate').metadata.annotations!;
+    expect(owner['helm.sh/hook']).toBe(job['helm.sh/hook']);
+    expect(Number(owner['helm.sh/hook-weight'])).toBeLessThan(Number(job['helm.sh/hook-weight']));
+    expect(owner['helm.sh/hook-delete-policy']).toContain('hook-succeeded');
+    // The writer's (and every other runtime) Secret is a release resource, not a hook.
+    expect(one(external, 'Secret', 'gov-postgresql-writer').metadata.annotations?.['helm.sh/hook']).toBeUndefined();
+    // Chart-managed Secrets roll the pods when they change.
+    expect(pod(sts()).metadata.annotations['checksum/secrets']).not.toBe(pod(one(defaults, 'StatefulSet', 'mem0-gov-authz')).metadata.annotations['checksum/secrets']);
+  });
+
+  it('spool, chain ids, policy data and network rules follow the values', () => {
+    const s = sts();
+    expect(s.spec.replicas).toBe(3);
+    expect(s.spec.volumeClaimTemplates[0].spec).toMatchObject({ storageClassName: 'fast-ssd', resources: { requests: { storage: '5Gi' } } });
+    const c = pod(s).spec.containers[0];
+    expect(envOf(c).MEM0_GOV_AUDIT_CHAIN_ID.value).toBe('prod-eu:$(POD_NAME)');
+    const cm = one(external, 'ConfigMap', 'gov-policy-data');
+    const env = envOf(c);
+    const mount = c.volumeMounts.find((m: Any) => m.name === 'policy-data');
+    expect(env.MEM0_GOV_POLICY_DATA.value).toBe(posix.join(mount.mountPath, 'data.json'));
+    expect(JSON.parse(cm.data!['data.json']!).mem0gov.tenants.acme.allowed_cidrs).toEqual(['10.0.0.0/8']);
+    expect(pod(s).metadata.annotations['checksum/policy-data']).toMatch(/^[0-9a-f]{64}$/);
+    const np = one(external, 'NetworkPolicy', 'gov-authz');
+    expect(np.spec.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(np.spec.egress[0].ports).toEqual([{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }]);
+    expect(np.spec.egress).toHaveLength(3);
+    expect(one(external, 'NetworkPolicy', 'gov-envoy').spec.ingress[0].from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress' } } }]);
+    expect(one(external, 'ServiceMonitor', 'gov-authz').metadata.labels!.release).toBe('kube-prometheus-stack');
+  });
+
+  it('an https Mem0 gets render.ts\' upstream TLS (SNI, certificate name, Host) with the CA given', async () => {
+    const cm = one(external, 'ConfigMap', 'gov-envoy');
+    const expected = chartEnvoyConfig({
+      authzHost: 'gov-authz-headless.prod.svc.cluster.local', authzPort: 9191,
+      mem0Host: 'mem0.example.com', mem0Port: 443, mem0Tls: true, mem0CaFile: '/etc/mem0-ca/ca.crt',
+    });
+    expect(parse(cm.data!['envoy.yaml']!)).toEqual(parse(expected));
+    expect(cm.data!['envoy.yaml']).toContain('sni: "mem0.example.com"');
+    const deploy = pod(one(external, 'Deployment', 'gov-envoy')).spec;
+    expect(deploy.volumes.find((v: Any) => v.name === 'tls').secret.secretName).toBe('edge-cert');
+    expect(deploy.containers[0].volumeMounts.map((m: Any) => m.mountPath)).toContain(dirname('/etc/mem0-ca/ca.crt'));
+    await expectEnvoyAccepts(cm.data!['envoy.yaml']!, { '/etc/mem0-ca/ca.crt': 'ca' });
+  });
+
+  it('Mem0 URLs Envoy cannot forward to, and contradictory values, fail the render with a reason', async () => {
+    expect(await renderError({ set: ['mem0.url=http://mem0:8000/api'] })).toContain('Mem0 must be served at the root');
+    expect(await renderError({ set: ['mem0.url=https://10.0.0.7'] })).toContain('https needs a DNS name');
+    expect(await renderError({ set: ['mem0.url=ftp://mem0'] })).toContain("at '/mem0/url'");
+    expect(await renderError({ set: ['postgresql.writer.existingSecret=a', 'postgresql.writer.password=b'] })).toContain('either existingSecret or password');
+    expect(await renderError({ set: ['istio.enabled=true'] })).toContain('set envoy.enabled=false');
+    expect(await renderError({ set: ['audit.chainIdPrefix=a/b'] })).toContain("at '/audit/chainIdPrefix'");
+    // values.schema.json: a misspelt key is refused, not ignored.
+    expect(await renderError({ set: ['postgresql.hots=db'] })).toMatch(/hots/);
+    // An IPv6 Mem0 over http is fine.
+    const v6 = await render({ set: ['mem0.url=http://[fd00::7]:8000'] });
+    const cfg = parse(one(v6, 'ConfigMap', 'mem0-gov-envoy').data!['envoy.yaml']!) as Any;
+    expect(cfg.static_resources.clusters.find((c: Any) => c.name === 'mem0').load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address)
+      .toEqual({ address: 'fd00::7', port_value: 8000 });
+  });
+});
+
+describe('Istio mesh variant (examples/values-istio.yaml)', () => {
+  const committed = (file: string): K8sObject[] => parseAllDocuments(readFileSync(join(ROOT, 'envoy', 'istio', file), 'utf8'))
+    .map((d) => d.toJSON() as K8sObject).filter(Boolean);
+
+  it('renders envoy/istio/authorization-policy.yaml for Mem0\'s namespace, and no Envoy of its own', () => {
+    const [ap, pa] = committed('authorization-policy.yaml');
+    const rap = one(istio, 'AuthorizationPolicy', 'mem0-gov-ext-authz');
+    const rpa = one(istio, 'PeerAuthentication', 'mem0-gov-mem0-strict-mtls');
+    expect(rap.spec).toEqual(ap!.spec);
+    expect(rpa.spec).toEqual(pa!.spec);
+    expect(rap.metadata.namespace).toBe(ap!.metadata.namespace);
+    expect(rpa.metadata.namespace).toBe(pa!.metadata.namespace);
+    expect(istio.objects.filter((o) => o.metadata.name.includes('envoy'))).toEqual([]);
+  });
+
+  it('the mesh provider of envoy/istio/mesh-config.yaml is this release\'s authz Service', () => {
+    const [mesh] = committed('mesh-config.yaml');
+    const provider = (mesh as Any).spec.meshConfig.extensionProviders[0];
+    expect(one(istio, 'AuthorizationPolicy', 'mem0-gov-ext-authz').spec.provider.name).toBe(provider.name);
+    const svc = one(istio, 'Service', 'mem0-gov-authz');
+    expect(provider.envoyExtAuthzGrpc.service).toBe(`${svc.metadata.name}.mem0-gov.svc.cluster.local`);
+    const grpc = svc.spec.ports.find((p: Any) => p.port === provider.envoyExtAuthzGrpc.port);
+    expect(grpc.appProtocol).toBe('grpc');
+    expect(portNumber(pod(one(istio, 'StatefulSet', 'mem0-gov-authz')).spec, grpc.targetPort)).toBe(9191);
+  });
+
+  it('only Mem0\'s pods (their sidecars) reach authz :9191; the migration Job has no sidecar', () => {
+    const np = one(istio, 'NetworkPolicy', 'mem0-gov-authz');
+    const authz = pod(one(istio, 'StatefulSet', 'mem0-gov-authz'));
+    const grpc = np.spec.ingress.find((rule: Any) => rule.ports.some((p: Any) => portNumber(authz.spec, p.port) === 9191));
+    expect(grpc.from).toEqual([{
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'mem0' } },
+      podSelector: { matchLabels: { app: 'mem0' } },
+    }]);
+    expect(pod(one(istio, 'Job', 'mem0-gov-migrate')).metadata.labels['sidecar.istio.io/inject']).toBe('false');
+  });
+});
+
+describe('NOTES.txt (what helm install prints)', () => {
+  it('names every Secret the release\'s pods read, and which the chart created', async () => {
+    const cases: [Rendered, RenderOptions][] = [[defaults, {}], [external, { release: 'x', namespace: 'prod', values: [EXTERNAL_VALUES] }]];
+    for (const [r, opts] of cases) {
+      const notes = await renderNotes(opts);
+      const read = r.objects.filter((o) => ['StatefulSet', 'Deployment', 'Job'].includes(o.kind)).flatMap((w) => secretsOf(pod(w).spec));
+      expect(read.length).toBeGreaterThan(4);
+      for (const name of read) expect(notes, name).toContain(`secret/${name}`);
+      for (const sec of byKind(r, 'Secret')) expect(notes).toMatch(new RegExp(`secret/${sec.metadata.name} key \\S+ \\(created by the chart\\)`));
+    }
+  });
+
+  it('prints the Istio meshConfig entry of envoy/istio/mesh-config.yaml', async () => {
+    const notes = await renderNotes({ values: [ISTIO_VALUES] });
+    const lines = notes.split('\n');
+    const from = lines.findIndex((l) => l.trim() === 'extensionProviders:');
+    const to = lines.findIndex((l, i) => i > from && !l.startsWith('  '));
+    expect(from).toBeGreaterThan(0);
+    const printed = parse(lines.slice(from, to).join('\n')) as Any;
+    const mesh = parse(readFileSync(join(ROOT, 'envoy', 'istio', 'mesh-config.yaml'), 'utf8')) as Any;
+    expect(printed.extensionProviders).toEqual(mesh.spec.meshConfig.extensionProviders);
+  });
+});
+
+/** The env a container would see: $(VAR) expanded, secret files (projected volume items) written into `dir`. */
+function containerEnv(c: Any, spec: Any, podName: string, dir: string): { env: Record<string, string>; files: Record<string, string> } {
+  const env: Record<string, string> = {};
+  const files: Record<string, string> = {};
+  const secretMount = c.volumeMounts.find((m: Any) => m.name === 'secrets').mountPath as string;
+  const projected = spec.volumes.find((v: Any) => v.name === 'secrets').projected.sources as Any[];
+  for (const src of projected) {
+    for (const item of src.secret.items) {
+      const content = `value-of-${src.secret.name}-${item.key}`;
+      files[item.path] = content;
+      writeFileSync(join(dir, item.path), content);
+    }
+  }
+  for (const e of c.env as Any[]) {
+    if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.name') env[e.name] = podName;
+    else if (typeof e.value === 'string') env[e.name] = e.value.replace(/\$\(([A-Z_]+)\)/g, (_: string, v: string) => env[v] ?? '');
+  }
+  for (const [k, v] of Object.entries(env)) {
+    if (k.endsWith('_FILE') && v.startsWith(`${secretMount}/`)) {
+      const name = v.slice(secretMount.length + 1);
+      expect(files[name], `${k} names ${name}, which the projected volume provides`).toBeDefined();
+      env[k] = join(dir, name);
+    }
+  }
+  return { env, files };
+}
+
+function secretsOf(spec: Any): string[] {
+  return spec.volumes.flatMap((v: Any) => [...(v.secret ? [v.secret.secretName] : []), ...(v.projected?.sources ?? []).map((s: Any) => s.secret?.name).filter(Boolean)]);
+}
+
+/** `envoy --mode validate` (Envoy 1.40 from bootstrap) on a rendered config; certificate and CA
+ * paths are pointed at files of a throwaway dev CA, nothing else changes. */
+async function expectEnvoyAccepts(config: string, extraFiles: Record<string, 'ca'> = {}): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'mem0gov-chart-envoy-'));
+  try {
+    const certs = await generateDevCerts(dir);
+    let text = config.replaceAll(ENVOY_POD.certFile, certs.certFile).replaceAll(ENVOY_POD.keyFile, certs.keyFile);
+    for (const path of Object.keys(extraFiles)) text = text.replaceAll(path, certs.caFile);
+    const file = join(dir, 'envoy.yaml');
+    writeFileSync(file, text);
+    const r = await execFileP(tool('envoy'), ['--mode', 'validate', '-c', file, '--log-level', 'warn'], { cwd: dir, timeout: 30_000 })
+      .then((x) => x.stdout + x.stderr, (e: { stdout?: string; stderr?: string }) => `FAILED ${e.stdout ?? ''}${e.stderr ?? ''}`);
+    expect(r).toMatch(/configuration '.*' OK/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
