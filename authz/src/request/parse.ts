@@ -75,7 +75,9 @@ export function pathSegments(rawPath: string): string[] {
 }
 
 function parseQuery(rawQuery: string): Record<string, string> {
-  const out: Record<string, string> = {};
+  // No prototype: `__proto__` is then a parameter like any other (refused on destructive routes,
+  // caught when repeated) instead of an assignment to the object's prototype that drops it.
+  const out = Object.create(null) as Record<string, string>;
   if (rawQuery === '') return out;
   let params: URLSearchParams;
   try {

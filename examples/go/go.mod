@@ -1,0 +1,3 @@
+module github.com/mem0-gov/examples/go
+
+go 1.21
