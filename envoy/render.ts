@@ -17,7 +17,7 @@ export interface RenderEnvoyOptions {
   mem0Port: number;
   certFile: string;
   keyFile: string;
-  /** Port of authz's HTTP check endpoint (variant 'http'); default 9192. */
+  /** Port of authz's HTTP port: the check endpoint (variant 'http') and the audit API; default 9192. */
   authzHttpPort?: number;
   variant?: EnvoyVariant;
   /** Listener bind address; default: the committed file's (0.0.0.0). */
@@ -41,6 +41,12 @@ export interface RenderEnvoyOptions {
    * for it are removed, everything else stays as rendered. Without it nothing filters Mem0's
    * answers or records outcome rows; bench/response uses it to measure what the stage adds. */
   withoutResponseStage?: boolean;
+  /** Tests/benches with several authz replicas: more endpoints (same host) after the first in the
+   * authz clusters — the gRPC port in `mem0_gov_authz`, the HTTP port in `mem0_gov_authz_http`. */
+  extraAuthzReplicas?: { grpcPort: number; httpPort?: number }[];
+  /** Benches: the admission token bucket (envoy.filters.http.local_ratelimit) sized to this
+   * many requests/s (burst the same) instead of the committed value — capacity is the machine's. */
+  admissionRate?: number;
 }
 
 const ENVOY_DIR = dirname(fileURLToPath(import.meta.url));
@@ -142,6 +148,19 @@ function setEndpoint(doc: Document, committed: Map<number, string>, cluster: str
   }
 }
 
+/** Appends copies of the cluster's first endpoint with other ports (several authz replicas). */
+function addEndpoints(doc: Document, cluster: string, ports: number[]): void {
+  if (ports.length === 0) return;
+  const i = indexByName(doc, CLUSTERS, cluster);
+  const path: Path = [...CLUSTERS, i, 'load_assignment', 'endpoints', 0, 'lb_endpoints'];
+  const first = (doc.getIn([...path, 0], false) as { toJSON(): unknown }).toJSON() as { endpoint: { address: { socket_address: Record<string, unknown> } } };
+  for (const port of ports) {
+    const copy = structuredClone(first);
+    copy.endpoint.address.socket_address.port_value = port;
+    doc.addIn(path, doc.createNode(copy));
+  }
+}
+
 /**
  * TLS to Mem0: an UpstreamTlsContext on the mem0 cluster with SNI = host (a DNS name), the certificate
  * verified against `caFile` and required to name `host`; and Host: <host> on the routes to it
@@ -233,15 +252,25 @@ export function renderEnvoyConfig(opts: RenderEnvoyOptions): string {
     const service = variant === 'http' ? ['http_service', 'server_uri'] : ['grpc_service'];
     setExisting(doc, [...hcm, 'http_filters', fi, 'typed_config', ...service, 'timeout'], opts.authzTimeout);
   }
-  if (variant === 'http') {
+  // authz's HTTP port: the check endpoint (variant 'http') and the audit API (both variants).
+  if (variant === 'http' || hasCluster(doc, AUTHZ_HTTP_CLUSTER)) {
     const port = opts.authzHttpPort ?? 9192;
     setEndpoint(doc, committed, AUTHZ_HTTP_CLUSTER, opts.authzHost, port);
-    setExisting(doc, [...hcm, 'http_filters', fi, 'typed_config', 'http_service', 'server_uri', 'uri'], `http://${opts.authzHost ?? '127.0.0.1'}:${port}`);
+    if (variant === 'http') setExisting(doc, [...hcm, 'http_filters', fi, 'typed_config', 'http_service', 'server_uri', 'uri'], `http://${opts.authzHost ?? '127.0.0.1'}:${port}`);
   }
   // The gRPC service (ext_authz in the default file; any other gRPC filter that talks to authz,
   // such as ext_proc, in either file) — required where ext_authz uses it.
   if (variant === 'grpc' || hasCluster(doc, AUTHZ_GRPC_CLUSTER)) setEndpoint(doc, committed, AUTHZ_GRPC_CLUSTER, opts.authzHost, opts.authzGrpcPort);
   setEndpoint(doc, committed, MEM0_CLUSTER, opts.mem0Host, opts.mem0Port);
+  if (opts.admissionRate !== undefined) {
+    const li2 = indexByName(doc, [...hcm, 'http_filters'], 'envoy.filters.http.local_ratelimit');
+    const rate = Math.max(10, Math.round(opts.admissionRate));
+    setExisting(doc, [...hcm, 'http_filters', li2, 'typed_config', 'token_bucket', 'max_tokens'], rate);
+    setExisting(doc, [...hcm, 'http_filters', li2, 'typed_config', 'token_bucket', 'tokens_per_fill'], Math.max(1, Math.round(rate / 10)));
+  }
+  const extra = opts.extraAuthzReplicas ?? [];
+  if (variant === 'grpc' || hasCluster(doc, AUTHZ_GRPC_CLUSTER)) addEndpoints(doc, AUTHZ_GRPC_CLUSTER, extra.map((r) => r.grpcPort));
+  if (variant === 'http' || hasCluster(doc, AUTHZ_HTTP_CLUSTER)) addEndpoints(doc, AUTHZ_HTTP_CLUSTER, extra.map((r) => r.httpPort ?? 9192));
   if (opts.mem0Tls) {
     setMem0Tls(doc, opts.mem0Host!, opts.mem0CaFile ?? SYSTEM_CA_FILE);
     rewriteHostToMem0(doc, hcm, mem0Authority(opts.mem0Host!, opts.mem0Port));

@@ -30,7 +30,17 @@ route_permission := {
 	"requests.list": "platform_admin",
 	"instructions.generate": "write",
 	"docs": "read",
+	"audit.events": "audit_read",
+	"audit.memory": "audit_read",
+	"audit.chains": "audit_read",
+	"audit.export": "audit_read",
+	"audit.evidence": "audit_read",
 }
+
+# The audit API (mem0-gov's own /audit/ routes): audit_read reads the caller's tenant's trail;
+# audit_read_all (platform-auditor) every tenant's. The API takes the scope from the decision row
+# it is given (audit reason `audit_scope_all`), never from the request.
+audit_routes := {r | some r, p in route_permission; p == "audit_read"}
 
 # Mem0's own dashboard accounts and per-user API keys (/auth/*, /api-keys*): a second identity
 # system that bypasses the governed one. Known, and always denied.
@@ -69,8 +79,10 @@ effective_roles contains r if some r in input.subject.roles
 
 effective_roles contains input.break_glass.role if break_glass_active
 
-# A break-glass grant elevates within the tenant; it never confers platform_admin (a tenant
-# admin's emergency grant must not reach every tenant).
+# A break-glass grant elevates within the tenant; it never confers a permission that reaches
+# every tenant (platform_admin, audit_read_all): a tenant admin's emergency grant stays in the tenant.
+platform_permissions := {"platform_admin", "audit_read_all"}
+
 permissions contains p if {
 	some r in input.subject.roles
 	some p in cfg.roles[r]
@@ -79,7 +91,7 @@ permissions contains p if {
 permissions contains p if {
 	break_glass_active
 	some p in cfg.roles[input.break_glass.role]
-	p != "platform_admin"
+	not platform_permissions[p]
 }
 
 # ---------------------------------------------------------------- tenant settings (ABAC)
@@ -327,6 +339,12 @@ audit_reasons contains "memory_absent" if {
 audit_reasons contains "memory_deleted" if {
 	owner_routes[route]
 	memory_deleted
+}
+
+# The audit API reads every tenant's rows for this caller (platform-auditor).
+audit_reasons contains "audit_scope_all" if {
+	audit_routes[route]
+	permissions.audit_read_all
 }
 
 default phi := false

@@ -55,10 +55,31 @@ test_shipped_roles_match_design if {
 	data.mem0gov.roles["agent-reader"] == ["read"]
 	data.mem0gov.roles["agent-writer"] == ["read", "write"]
 	{p | some p in data.mem0gov.roles.admin} == {"read", "write", "delete", "bulk_delete", "admin", "phi"}
-	data.mem0gov.roles.auditor == ["audit_export"]
+	data.mem0gov.roles.auditor == ["audit_read"]
 	data.mem0gov.roles["platform-admin"] == ["platform_admin"]
+	data.mem0gov.roles["platform-auditor"] == ["audit_read", "audit_read_all"]
 	# no tenant role carries a global permission
 	count({r | some r, perms in data.mem0gov.roles; "platform_admin" in perms; r != "platform-admin"}) == 0
+	count({r | some r, perms in data.mem0gov.roles; "audit_read_all" in perms; r != "platform-auditor"}) == 0
+}
+
+# The audit API: an auditor reads its tenant's trail, a platform-auditor every tenant's (the
+# decision says so: audit reason audit_scope_all), a break-glass grant never widens the scope,
+# and no other role reads it.
+test_audit_api_roles if {
+	d := decide(case("auditor audit.events own-tenant"))
+	d.allow
+	d.audit_reasons == []
+	all := decide(case("platform-auditor audit.export own-tenant"))
+	all.allow
+	all.audit_reasons == ["audit_scope_all"]
+	every name in ["agent-reader audit.events own-tenant", "admin audit.memory own-tenant", "platform-admin audit.chains own-tenant", "agent-writer audit.evidence own-tenant"] {
+		decide(case(name)).reasons == ["role_missing"]
+	}
+	g := decide(case("agent-reader audit.events break-glass-platform-auditor-grant"))
+	g.allow
+	g.audit_reasons == []
+	decide(case("auditor memories.get own-tenant")).reasons == ["role_missing"]
 }
 
 # A tenant admin acts on no other tenant by any route: every global route refuses them, with or

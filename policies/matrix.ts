@@ -19,10 +19,11 @@ const SPEC_ROLES: Record<string, string[]> = {
   'agent-reader': ['read'],
   'agent-writer': ['read', 'write'],
   admin: ['read', 'write', 'delete', 'bulk_delete', 'admin', 'phi'],
-  auditor: [],
+  // The audit API: the tenant's trail; platform-auditor every tenant's (DESIGN "Roles").
+  auditor: ['audit_read'],
   'phi-reader': ['phi'],
   'platform-admin': ['platform_admin'],
-  'platform-auditor': [],
+  'platform-auditor': ['audit_read', 'audit_read_all'],
 };
 
 interface RouteSpec {
@@ -39,6 +40,8 @@ interface RouteSpec {
   breakGlass?: true;
   /** body is memory content: the tenant's content rules go to the response stage */
   content?: true;
+  /** the audit API: audit_read_all widens the scope to every tenant (audit reason audit_scope_all) */
+  audit?: true;
   /** where the route's entity ids come from; none = the route names no entity */
   source?: EntityRef['source'];
 }
@@ -63,6 +66,11 @@ export const ROUTES: Record<RouteId, RouteSpec> = {
   'instructions.generate': { method: 'POST', path: '/generate-instructions', action: 'write', perm: 'write' },
   docs: { method: 'GET', path: '/openapi.json', action: 'read', perm: 'read' },
   'mem0.account': { method: 'POST', path: '/auth/login', action: 'account', perm: '', account: true },
+  'audit.events': { method: 'GET', path: '/audit/events', action: 'audit_read', perm: 'audit_read', audit: true },
+  'audit.memory': { method: 'GET', path: '/audit/memories/m-1', action: 'audit_read', perm: 'audit_read', audit: true },
+  'audit.chains': { method: 'GET', path: '/audit/chains', action: 'audit_read', perm: 'audit_read', audit: true },
+  'audit.export': { method: 'GET', path: '/audit/export', action: 'audit_read', perm: 'audit_read', audit: true },
+  'audit.evidence': { method: 'GET', path: '/audit/evidence', action: 'audit_read', perm: 'audit_read', audit: true },
 };
 
 const PRIORITY = [
@@ -164,10 +172,10 @@ function expectFor(input: PolicyInput): Expect {
   const conf: TenantConf = (TEST_TENANTS as Record<string, TenantConf>)[t] ?? {};
   const bg = input.break_glass !== undefined && input.break_glass.expires_at_ms > input.now_ms;
   const roles = bg ? [...input.subject.roles, input.break_glass!.role] : input.subject.roles;
-  // break-glass never confers platform_admin
+  // break-glass never confers what reaches every tenant: platform_admin, audit_read_all
   const perms = new Set([
     ...input.subject.roles.flatMap((r) => SPEC_ROLES[r] ?? []),
-    ...(bg ? (SPEC_ROLES[input.break_glass!.role] ?? []).filter((p) => p !== 'platform_admin') : []),
+    ...(bg ? (SPEC_ROLES[input.break_glass!.role] ?? []).filter((p) => p !== 'platform_admin' && p !== 'audit_read_all') : []),
   ]);
   const tenantValid = t !== '' && !t.includes(':');
   const own = (id: string | undefined): boolean => {
@@ -208,6 +216,7 @@ function expectFor(input: PolicyInput): Expect {
   const audit: string[] = [];
   if (spec?.owner && !ownerOwn) audit.push(known ? (idsOwn ? '' : 'memory_cross_tenant') : 'memory_absent');
   if (spec?.owner && o?.deleted === true) audit.push('memory_deleted');
+  if (spec?.audit && perms.has('audit_read_all')) audit.push('audit_scope_all');
   const e: Expect = {
     allow: reasons.length === 0,
     reasons,
@@ -318,6 +327,11 @@ export function buildMatrix(policyData: { mem0gov: Record<string, unknown> }): {
   for (const route of ['reset', 'memories.list_all', 'configure.set'] as RouteId[]) {
     add(['admin'], route, 'break-glass-platform-grant', { tenant: 'acme', entityIds: [], grant: { role: 'platform-admin', expires_at_ms: NOW_MS + HOUR } });
     add(['platform-admin'], route, 'platform-with-break-glass', { tenant: 'platform', entityIds: [], grant: { role: 'agent-reader', expires_at_ms: NOW_MS + HOUR } });
+  }
+  // A break-glass grant of platform-auditor reads the own tenant's trail only (no audit_scope_all).
+  for (const route of ['audit.events', 'audit.export'] as RouteId[]) {
+    add(['agent-reader'], route, 'break-glass-platform-auditor-grant', { tenant: 'acme', entityIds: [], grant: { role: 'platform-auditor', expires_at_ms: NOW_MS + HOUR } });
+    add(['auditor'], route, 'break-glass-platform-auditor-grant', { tenant: 'acme', entityIds: [], grant: { role: 'platform-auditor', expires_at_ms: NOW_MS + HOUR } });
   }
   // Request options a tenant restricts to some roles, and the tenant's content rules on writes.
   const sc = (options: PolicyInput['request']['options']): Scope => ({ tenant: 'strictco', entityIds: ['strictco:a'], options });

@@ -4,5 +4,4 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash policies/build.sh
-npx tsx authz/src/audit/build-worker.ts
 npx tsc -p tsconfig.json --noEmit

@@ -37,6 +37,10 @@ export interface StartEnvoyOptions {
   authzTimeout?: string;
   /** Bench/test only: no response stage (ext_proc) — see RenderEnvoyOptions.withoutResponseStage. */
   withoutResponseStage?: boolean;
+  /** More authz replicas behind the same clusters (see RenderEnvoyOptions.extraAuthzReplicas). */
+  extraAuthzReplicas?: { grpcPort: number; httpPort?: number }[];
+  /** Benches: the admission token bucket in requests/s (see RenderEnvoyOptions.admissionRate). */
+  admissionRate?: number;
   /** Envoy's own log level (access logs are always on stdout); default warn. */
   logLevel?: string;
 }
@@ -100,6 +104,8 @@ export async function startEnvoy(opts: StartEnvoyOptions): Promise<RunningEnvoy>
     variant: opts.variant,
     ...(opts.authzTimeout !== undefined ? { authzTimeout: opts.authzTimeout } : {}),
     ...(opts.withoutResponseStage ? { withoutResponseStage: true } : {}),
+    ...(opts.extraAuthzReplicas ? { extraAuthzReplicas: opts.extraAuthzReplicas } : {}),
+    ...(opts.admissionRate !== undefined ? { admissionRate: opts.admissionRate } : {}),
     listenAddress: opts.listenAddress ?? '127.0.0.1',
     certFile: certs.certFile,
     keyFile: certs.keyFile,

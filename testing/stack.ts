@@ -1,6 +1,7 @@
 // The whole thing on loopback: redis-server, PostgreSQL, the Mem0 stand-in (or a real Mem0),
 // the dev token issuer, the authz service and Envoy. `npm run stack` and the e2e tests use it.
 import { existsSync, mkdtempSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import pg_ from 'pg';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -11,7 +12,8 @@ import { startPostgres } from './postgres.js';
 import { startMem0Standin } from './mem0-standin.js';
 import { startEnvoy } from './envoy.js';
 import { mem0UpstreamFromUrl } from '../envoy/render.js';
-import { freePort } from './tools.js';
+import { ROOT, freePort, waitFor } from './tools.js';
+import { pausePostgres, redisPid, resumePostgres, signalAll } from './signals.js';
 import { ensureDevKey, mintDevToken, serveDevIssuer } from '../authz/src/identity/dev-issuer.js';
 import type { MintOptions } from '../authz/src/identity/dev-issuer.js';
 import { startService } from '../authz/src/service.js';
@@ -42,6 +44,90 @@ export interface StackOptions {
   authzTimeout?: string;
   /** Mem0 API key the stand-in requires and authz injects (MEM0_GOV_MEM0_API_KEY_FILE). */
   mem0ApiKey?: string;
+  /** Run authz as this many separate processes (`node --import tsx authz/src/main.ts`, as
+   * operators run it), each with its own ports and audit chain, all behind Envoy's authz
+   * clusters — for fault tests (signals: SIGTERM, SIGKILL, SIGSTOP) and benches. Default: one
+   * in-process service (`stack.authz`). */
+  authzProcesses?: number;
+  /** Benches: Envoy's admission token bucket (requests/s) sized to the machine. */
+  admissionRate?: number;
+}
+
+const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs');
+const MAIN = join(ROOT, 'authz', 'src', 'main.ts');
+
+/** One authz replica running as its own process (fault tests, benches). */
+export interface AuthzProcess {
+  readonly index: number;
+  readonly grpcPort: number;
+  readonly httpPort: number;
+  readonly chainId: string;
+  readonly env: Readonly<Record<string, string>>;
+  /** The running process's pid (undefined while stopped). */
+  pid(): number | undefined;
+  /** Everything it wrote (JSON log lines), this run and earlier ones. */
+  output(): string;
+  /** Sends a signal (SIGTERM drains, SIGKILL crashes, SIGSTOP / SIGCONT freeze and thaw). */
+  signal(sig: NodeJS.Signals): void;
+  /** Resolves with the exit code (null after a signal) when the process ends. */
+  exited(): Promise<number | null>;
+  /** Starts it (again, same ports, chain and spool); resolves once /healthz answers. `nodeArgs`:
+   * extra node flags (e.g. `--cpu-prof` for a bench). */
+  start(extraEnv?: Record<string, string>, nodeArgs?: string[]): Promise<void>;
+  /** Resolves once it reports SERVING (warm, not draining): `/serving` answers 200. */
+  serving(timeoutMs?: number): Promise<void>;
+  /** Its Prometheus text (`/metrics`). */
+  metrics(): Promise<string>;
+  /** SIGKILL if still running (after SIGCONT, in case it was stopped). */
+  kill(): Promise<void>;
+}
+
+function authzProcess(index: number, env: Record<string, string>, grpcPort: number, httpPort: number, chainId: string): AuthzProcess {
+  let child: ChildProcess | undefined;
+  let exit: Promise<number | null> = Promise.resolve(null);
+  let out = '';
+  const base = { ...env, MEM0_GOV_GRPC_PORT: String(grpcPort), MEM0_GOV_HTTP_PORT: String(httpPort), MEM0_GOV_AUDIT_CHAIN_ID: chainId };
+  const url = (p: string): string => `http://127.0.0.1:${httpPort}${p}`;
+  const proc: AuthzProcess = {
+    index, grpcPort, httpPort, chainId, env: base,
+    pid: () => (child && child.exitCode === null && child.signalCode === null ? child.pid : undefined),
+    output: () => out,
+    signal(sig) {
+      if (proc.pid() !== undefined) child!.kill(sig);
+    },
+    exited: () => exit,
+    async start(extraEnv = {}, nodeArgs = []) {
+      if (proc.pid() !== undefined) throw new Error(`authz replica ${index} is already running`);
+      child = spawn(process.execPath, [...nodeArgs, '--import', TSX, MAIN], {
+        cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...base, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const c = child;
+      const capture = (d: Buffer): void => {
+        out += d.toString();
+        if (out.length > 4_000_000) out = out.slice(-2_000_000);
+      };
+      c.stdout!.on('data', capture);
+      c.stderr!.on('data', capture);
+      exit = new Promise((r) => c.once('exit', (code) => r(code)));
+      await waitFor(`authz replica ${index} /healthz`, async () => {
+        if (c.exitCode !== null) throw new Error(`authz replica ${index} exited with ${c.exitCode}: ${out.slice(-3000)}`);
+        return (await fetch(url('/healthz'))).ok;
+      }, 60_000, 50);
+    },
+    async serving(timeoutMs = 60_000) {
+      await waitFor(`authz replica ${index} SERVING`, async () => (await fetch(url('/serving'))).ok, timeoutMs, 50);
+    },
+    async metrics() {
+      return (await fetch(url('/metrics'))).text();
+    },
+    async kill() {
+      if (proc.pid() === undefined) return;
+      child!.kill('SIGCONT');
+      child!.kill('SIGKILL');
+      await exit;
+    },
+  };
+  return proc;
 }
 
 export type Stack = Awaited<ReturnType<typeof startStack>>;
@@ -106,6 +192,7 @@ export async function startStack(opts: StackOptions = {}) {
       MEM0_GOV_AUDIT_CHECKPOINT_KEY_FILE: checkpointKeyFile,
       MEM0_GOV_AUDIT_CHECKPOINT_PUBLIC_KEY_FILE: checkpointPubFile,
       MEM0_GOV_AUDIT_SPOOL_DIR: join(stateDir, 'spool'),
+      MEM0_GOV_AUDIT_VERIFY_STATE: join(stateDir, 'audit-verify.json'),
       MEM0_GOV_AUDIT_CHAIN_ID: `stack-${process.pid}`,
     };
     if (opts.mem0ApiKey) {
@@ -127,21 +214,41 @@ export async function startStack(opts: StackOptions = {}) {
       }
     }
     const env: Record<string, string> = {
-      // Test machines are loaded; the owner lookup gets more than the 200 ms production default.
+      // Test machines are loaded; the owner lookup gets more than the 200 ms production default,
+      // and authz's own budget follows Envoy's raised timeout (2 s): 1.6 s, so Redis and the
+      // audit commit get 400 ms each before their failure paths apply (the shipped 50 ms would
+      // turn a scheduling stall of a busy CI machine into a 503).
       ...(testBudgets ? { MEM0_GOV_OWNER_TIMEOUT_MS: '1500' } : {}),
+      ...(testBudgets && opts.authzTimeout === undefined ? { MEM0_GOV_CHECK_BUDGET_MS: '1600' } : {}),
       ...inherited,
       ...own,
       ...opts.env,
     };
     const logger = createLogger(opts.logLevel ?? 'warn');
-    let authz: ServiceHandle = await startService(env, { logger });
-    stops.push(() => authz.stop(0));
+    const replicas: AuthzProcess[] = [];
+    let authz: ServiceHandle | undefined;
+    if (opts.authzProcesses !== undefined && opts.authzProcesses > 0) {
+      for (let i = 0; i < opts.authzProcesses; i++) {
+        replicas.push(authzProcess(i, { ...env, MEM0_GOV_LOG_LEVEL: opts.logLevel ?? env.MEM0_GOV_LOG_LEVEL ?? 'warn' },
+          i === 0 ? Number(own.MEM0_GOV_GRPC_PORT) : await freePort(), i === 0 ? Number(own.MEM0_GOV_HTTP_PORT) : await freePort(),
+          `stack-${process.pid}-r${i}`));
+      }
+      stops.push(async () => { await Promise.all(replicas.map((r) => r.kill())); });
+      await Promise.all(replicas.map((r) => r.start()));
+      await Promise.all(replicas.map((r) => r.serving()));
+    } else {
+      authz = await startService(env, { logger });
+      stops.push(() => authz!.stop(0));
+    }
+    const first = replicas[0];
 
     // Envoy sends allowed requests to the host and port of the Mem0 URL (TLS for https).
     const upstream = givenUpstream ?? mem0UpstreamFromUrl(mem0Url);
     const envoy = await startEnvoy({
-      authzGrpcPort: authz.grpcPort,
-      authzHttpPort: authz.httpPort,
+      authzGrpcPort: first?.grpcPort ?? authz!.grpcPort,
+      authzHttpPort: first?.httpPort ?? authz!.httpPort,
+      ...(opts.admissionRate !== undefined ? { admissionRate: opts.admissionRate } : {}),
+      ...(replicas.length > 1 ? { extraAuthzReplicas: replicas.slice(1).map((r) => ({ grpcPort: r.grpcPort, httpPort: r.httpPort })) } : {}),
       mem0Host: upstream.host,
       mem0Port: upstream.port,
       mem0Tls: upstream.tls,
@@ -170,11 +277,44 @@ export async function startStack(opts: StackOptions = {}) {
       ignoredEnv,
       token,
       get authz(): ServiceHandle {
+        if (authz === undefined) throw new Error('this stack runs authz as processes: use stack.replicas');
         return authz;
+      },
+      /** authz as separate processes (`authzProcesses`), in Envoy's endpoint order; else empty. */
+      replicas,
+      /** Faults for fault tests and benches: freeze PostgreSQL or Redis (SIGSTOP of every
+       * process, so connections stay open and nothing answers), thaw them, or hold a lock on the
+       * audit table. */
+      faults: {
+        pgPause(): void {
+          pausePostgres(pg.dataDir);
+        },
+        pgResume(): void {
+          resumePostgres(pg.dataDir);
+        },
+        /** Holds ACCESS EXCLUSIVE on audit.events for `ms` (as the owner), then releases it. */
+        async pgLock(ms: number): Promise<void> {
+          const c = new PgClient(pgOwnerUrl);
+          await c.connect();
+          try {
+            await c.query('BEGIN');
+            await c.query('LOCK TABLE audit.events IN ACCESS EXCLUSIVE MODE');
+            await new Promise((r) => setTimeout(r, ms));
+            await c.query('COMMIT');
+          } finally {
+            await c.end();
+          }
+        },
+        redisPause(): void {
+          signalAll([redisPid(redis.port)], 'SIGSTOP');
+        },
+        redisResume(): void {
+          signalAll([redisPid(redis.port)], 'SIGCONT');
+        },
       },
       /** Stops the authz service (its ports stay unanswered) — for fail-closed tests. */
       async stopAuthz(): Promise<void> {
-        await authz.stop(0);
+        await authz?.stop(0);
       },
       /** Starts authz again with the same configuration (and optional overrides). */
       async restartAuthz(extra: Record<string, string> = {}): Promise<void> {

@@ -11,6 +11,12 @@ export const decisions = new client.Counter({
   registers: [registry],
 });
 
+export const checksExpired = new client.Counter({
+  name: 'mem0gov_checks_expired_total',
+  help: 'Checks whose caller had already given up (Envoy\'s timeout) when authz got to them: not decided, not recorded',
+  registers: [registry],
+});
+
 export const checkDuration = new client.Histogram({
   name: 'mem0gov_check_duration_seconds',
   help: 'Check latency per pipeline stage (stage="total" for the whole check)',
@@ -40,7 +46,34 @@ export const auditSpoolDepth = new client.Gauge({
 
 export const auditChainVerifyFailures = new client.Counter({
   name: 'mem0gov_audit_chain_verify_failures_total',
-  help: 'Audit chain verifications that found a broken row',
+  help: 'Audit chain verifications that found a broken row, by chain (the verifier loop counts every run that still finds it)',
+  labelNames: ['chain'] as const,
+  registers: [registry],
+});
+
+export const auditChainBroken = new client.Gauge({
+  name: 'mem0gov_audit_chain_broken',
+  help: '1 while the last verification of the chain found a broken row (the verifier loop)',
+  labelNames: ['chain'] as const,
+  registers: [registry],
+});
+
+export const auditVerifiedSeq = new client.Gauge({
+  name: 'mem0gov_audit_chain_verified_seq',
+  help: 'Highest seq of the chain the verifier loop has verified',
+  labelNames: ['chain'] as const,
+  registers: [registry],
+});
+
+export const auditVerifyLastRun = new client.Gauge({
+  name: 'mem0gov_audit_verify_last_run_timestamp_seconds',
+  help: 'When the verifier loop last completed a round (whatever it found)',
+  registers: [registry],
+});
+
+export const auditPartitionsDue = new client.Gauge({
+  name: 'mem0gov_audit_partitions_due',
+  help: 'Monthly audit partitions older than MEM0_GOV_AUDIT_RETENTION_MONTHS, waiting for `mem0-gov audit archive`',
   registers: [registry],
 });
 

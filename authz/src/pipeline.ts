@@ -4,7 +4,19 @@
 // Every outcome, including every error, is audited before the answer; if the audit cannot be
 // made durable the answer is 503 `error` (fail closed). The per-request context grows one
 // immutable step per stage and feeds the one row builder (record.ts).
+//
+// Two hooks keep it available under load (docs/DESIGN.md "Availability"):
+//   admission — at most `maxInFlight` checks are decided at once; beyond that a check is refused
+//               at once (503 `overloaded`, Retry-After), audited, without authentication or Redis;
+//   deadline  — the caller's deadline (Envoy's ext_authz timeout, from the gRPC call): a check
+//               whose caller already gave up when we get to it is dropped (no decision, no row,
+//               mem0gov_checks_expired_total); one whose deadline passes while it is decided is
+//               not charged to limits (no gate call after it), and its row never says it was
+//               answered: `deadline_exceeded` when it passed before the row was written, a
+//               follow-up `answer_not_delivered` outcome row when it passed after (and a 503 goes
+//               out instead of the decision).
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { asStop, PipelineStop, stop } from './errors.js';
 import type { AuditSink, DecisionValue, Gate, Identity, Mem0Request, OwnerLookup, PolicyDecision, PolicyEngine, Verdict } from './types.js';
 import type { Authenticator } from './identity/jwt.js';
@@ -12,11 +24,20 @@ import { parseCheck } from './request/parse.js';
 import type { ParseOptions, RawCheck } from './request/parse.js';
 import { buildPolicyInput } from './policy/input.js';
 import { allowVerdict, denyVerdict } from './respond/verdict.js';
-import { decisionRow, type DecisionContext } from './record.js';
+import { decisionRow, undeliveredRow, type DecisionContext } from './record.js';
 import { encodeContext, type ResponseContext } from './response/context.js';
 import { checkContent, type ContentCheck } from './content/check.js';
 import * as metrics from './metrics.js';
 import type { Logger } from './logger.js';
+import { createLogLimiter } from './log-limit.js';
+
+/** What the transport knows about the call: when the caller gives up, and whether it has. */
+export interface CheckCall {
+  /** performance.now() after which nobody waits for the answer (Envoy's timeout); none = Infinity. */
+  deadline?: number;
+  /** The caller is gone (Envoy cancelled the call when its timeout fired). */
+  cancelled?: () => boolean;
+}
 
 export interface PipelineDeps {
   parse: ParseOptions;
@@ -28,6 +49,10 @@ export interface PipelineDeps {
   logger: Logger;
   mem0ApiKey?: string;
   clock?: () => number;
+  /** Admission: checks decided at once (MEM0_GOV_MAX_IN_FLIGHT); unset = no bound. */
+  maxInFlight?: number;
+  /** Warm-up runs: no metrics, no decision log lines. */
+  quiet?: boolean;
 }
 
 export interface Outcome {
@@ -36,7 +61,15 @@ export interface Outcome {
   status: number;
   decisionId: string;
   verdict: Verdict;
+  /** false when the caller had given up before the answer was ready (recorded as such). */
+  delivered: boolean;
 }
+
+/** At most this much of the caller's deadline is kept back as a margin (ms). */
+const DEADLINE_MARGIN_MS = 25;
+
+/** Retry-After of an `overloaded` refusal (s). */
+export const OVERLOADED_RETRY_AFTER_S = 1;
 
 interface Result {
   decision: DecisionValue;
@@ -65,11 +98,20 @@ class StopAt extends Error {
   }
 }
 
-export function createPipeline(deps: PipelineDeps): (raw: RawCheck) => Promise<Outcome> {
+export type Decide = ((raw: RawCheck, call?: CheckCall) => Promise<Outcome>) & {
+  /** Checks being decided now (admitted, not yet answered). */
+  inFlight(): number;
+};
+
+export function createPipeline(deps: PipelineDeps): Decide {
   const clock = deps.clock ?? Date.now;
   const log = deps.logger;
+  const quiet = deps.quiet === true;
+  const maxInFlight = deps.maxInFlight ?? Infinity;
+  const limited = createLogLimiter();
+  let inFlight = 0;
 
-  async function evaluate(start: DecisionContext): Promise<{ ctx: DecisionContext; result: Result }> {
+  async function evaluate(start: DecisionContext, late: () => boolean): Promise<{ ctx: DecisionContext; result: Result }> {
     let ctx = start;
     const fail = (err: unknown): never => {
       throw new StopAt(asStop(err), ctx);
@@ -94,12 +136,15 @@ export function createPipeline(deps: PipelineDeps): (raw: RawCheck) => Promise<O
       return fail(err);
     }
     if (parseStop || !req) throw new StopAt(parseStop ?? stop('internal_error'), ctx);
+    // Nobody waits for this answer any more: charge no limit, look nothing up.
+    if (late()) throw new StopAt(stop('deadline_exceeded'), ctx);
     // 3. gate
     const gate = await timed('gate', () => deps.gate.check(identity, req, clock()));
     if (!gate.ok) throw new StopAt(new PipelineStop(gate.decision, gate.reason, gate.status, gate.clientHeaders), ctx);
     ctx = { ...ctx, notes: gate.notes };
     // 4. owner
     if (req.memoryId !== undefined) {
+      if (late()) throw new StopAt(stop('deadline_exceeded'), ctx);
       try {
         const owner = await timed('owner', () => deps.owners.lookup(req.memoryId!, req.requestId));
         ctx = { ...ctx, owner };
@@ -134,38 +179,90 @@ export function createPipeline(deps: PipelineDeps): (raw: RawCheck) => Promise<O
     return { ctx, result: { decision: 'allow', reason: 'allowed', status: 200, headers } };
   }
 
-  return async function decide(raw: RawCheck): Promise<Outcome> {
+  async function decide(raw: RawCheck, call: CheckCall = {}): Promise<Outcome> {
     const started = process.hrtime.bigint();
     const decisionId = randomUUID();
     const nowMs = clock();
+    // Our view of the caller's deadline is a little late (the call's headers may have waited in
+    // the socket before they were read): an answer ready in the last stretch before it is treated
+    // as too late rather than risk recording an answer nobody received.
+    const deadline = call.deadline === undefined || !Number.isFinite(call.deadline) ? Infinity
+      : call.deadline - Math.min(DEADLINE_MARGIN_MS, (call.deadline - performance.now()) / 10);
+    const late = (): boolean => performance.now() >= deadline || call.cancelled?.() === true;
     const start: DecisionContext = { raw, decisionId, nowMs, notes: [], policyRevision: deps.policy.revision() };
-    let ctx: DecisionContext;
+    let ctx: DecisionContext = start;
     let result: Result;
+    let admitted = false;
+    if (late()) {
+      // The caller gave up before we looked at the check (it waited behind others): nothing is
+      // decided, nothing charged, nothing recorded — Envoy answered 503 and logged it.
+      // Should the caller still be there after all, it gets a 503 naming no decision (none was made).
+      if (!quiet) metrics.checksExpired.inc();
+      const verdict = denyVerdict({ decision: 'error', reason: 'deadline_exceeded', status: 503, headers: {}, requestId: raw.requestId, decisionId: '' });
+      if (!verdict.allowed) delete verdict.headers['x-mem0-gov-decision-id'];
+      return { decision: 'error', reason: 'deadline_exceeded', status: 503, decisionId: '', verdict, delivered: false };
+    }
+    if (inFlight >= maxInFlight) {
+      // Admission: refuse at once, before any work, and say when to come back.
+      result = { decision: 'error', reason: 'overloaded', status: 503, headers: { 'retry-after': String(OVERLOADED_RETRY_AFTER_S) } };
+      if (!quiet) limited('warn', log, 'overloaded', { maxInFlight, reason: 'overloaded' }, 'more checks in flight than MEM0_GOV_MAX_IN_FLIGHT: refusing with 503 overloaded');
+    } else {
+      admitted = true;
+      inFlight++;
+      try {
+        ({ ctx, result } = await evaluate(start, late));
+      } catch (err) {
+        const s = err instanceof StopAt ? err.stop : asStop(err);
+        ctx = err instanceof StopAt ? err.ctx : start;
+        if (s.reason === 'internal_error') log.error({ err: { message: (s.cause as Error | undefined)?.message }, requestId: raw.requestId }, 'pipeline error');
+        result = { decision: s.decision, reason: s.reason, status: s.status, headers: s.headers };
+      }
+    }
     try {
-      ({ ctx, result } = await evaluate(start));
-    } catch (err) {
-      const s = err instanceof StopAt ? err.stop : asStop(err);
-      ctx = err instanceof StopAt ? err.ctx : start;
-      if (s.reason === 'internal_error') log.error({ err: { message: (s.cause as Error | undefined)?.message }, requestId: raw.requestId }, 'pipeline error');
-      result = { decision: s.decision, reason: s.reason, status: s.status, headers: s.headers };
+      return await finish(raw, ctx, result, started, late, Number.isFinite(deadline));
+    } finally {
+      if (admitted) inFlight--;
+    }
+  }
+
+  async function finish(raw: RawCheck, ctxIn: DecisionContext, resultIn: Result, started: bigint, late: () => boolean, hasDeadline: boolean): Promise<Outcome> {
+    let ctx = ctxIn;
+    let result = resultIn;
+    const decisionId = ctx.decisionId;
+    // Written with the deadline in mind: a decision nobody waits for is not recorded as answered.
+    if (late() && result.reason !== 'deadline_exceeded') {
+      ctx = { ...ctx, undelivered: { decision: result.decision, reason: result.reason, status: result.status } };
+      result = { decision: 'error', reason: 'deadline_exceeded', status: 503, headers: {} };
     }
     const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
     try {
       await timed('audit', () => deps.audit.append(decisionRow(ctx, result, latencyMs)));
     } catch (err) {
-      log.error({ err: { message: (err as Error)?.message }, requestId: raw.requestId, decisionId }, 'audit not durable: failing closed');
+      limited('error', log, 'audit-not-durable', { err: { message: (err as Error)?.message }, requestId: raw.requestId, decisionId }, 'audit not durable: failing closed');
       result = { decision: 'error', reason: 'audit_unavailable', status: 503, headers: {} };
     }
-    metrics.decisions.inc({ decision: result.decision, reason: result.reason });
-    metrics.checkDuration.observe({ stage: 'total' }, Number(process.hrtime.bigint() - started) / 1e9);
+    // The row is durable; if the caller gave up meanwhile, the answer goes nowhere: say so. One
+    // turn of the event loop first, so a cancellation already in the socket is seen.
+    let delivered = result.reason !== 'deadline_exceeded';
+    if (delivered && hasDeadline) await new Promise<void>((r) => setImmediate(r));
+    if (delivered && late()) {
+      delivered = false;
+      deps.audit.append(undeliveredRow(ctx, result, clock())).catch((err: unknown) => {
+        limited('error', log, 'undelivered-not-durable', { err: { message: (err as Error)?.message }, decisionId }, 'answer_not_delivered row not durable');
+      });
+    }
+    if (!quiet) {
+      metrics.decisions.inc({ decision: result.decision, reason: result.reason });
+      metrics.checkDuration.observe({ stage: 'total' }, Number(process.hrtime.bigint() - started) / 1e9);
+    }
     const pd = ctx.policy;
     // cross_tenant is only ever a policy reason; memory_cross_tenant hides behind a 404.
-    if (pd?.reasons.includes('cross_tenant') || pd?.audit_reasons?.includes('memory_cross_tenant')) {
+    if (!quiet && (pd?.reasons.includes('cross_tenant') || pd?.audit_reasons?.includes('memory_cross_tenant'))) {
       metrics.crossTenantAttempts.inc({ tenant: ctx.identity?.tenant ?? 'unknown' });
     }
-    if (result.decision === 'allow' && pd?.break_glass) metrics.breakGlassUse.inc({ tenant: ctx.identity?.tenant ?? 'unknown' });
+    if (!quiet && result.decision === 'allow' && pd?.break_glass) metrics.breakGlassUse.inc({ tenant: ctx.identity?.tenant ?? 'unknown' });
 
-    log.info(
+    if (!quiet && result.reason !== 'overloaded') log.info(
       {
         requestId: raw.requestId,
         decisionId,
@@ -180,6 +277,12 @@ export function createPipeline(deps: PipelineDeps): (raw: RawCheck) => Promise<O
       'decision',
     );
 
+    if (!delivered && result.reason !== 'deadline_exceeded') {
+      // Recorded as not delivered: whatever still reaches the caller must not be this decision.
+      // A 503 `deadline_exceeded` goes out instead (or Envoy's own 503, if it already gave up).
+      const verdict = denyVerdict({ decision: 'error', reason: 'deadline_exceeded', status: 503, headers: {}, requestId: raw.requestId, decisionId });
+      return { decision: 'error', reason: 'deadline_exceeded', status: 503, decisionId, verdict, delivered };
+    }
     if (result.decision === 'allow' && ctx.identity && ctx.req && pd?.answer !== undefined) {
       // The owner routes leave effects the next decisions must see: an allowed update or delete
       // evicts the cached owner now (Mem0 answers after), a delete records a tombstone.
@@ -194,7 +297,7 @@ export function createPipeline(deps: PipelineDeps): (raw: RawCheck) => Promise<O
         context: encodeContext(responseContext(ctx, pd)),
         ...(deps.mem0ApiKey !== undefined ? { mem0ApiKey: deps.mem0ApiKey } : {}),
       });
-      return { decision: 'allow', reason: result.reason, status: result.status, decisionId, verdict };
+      return { decision: 'allow', reason: result.reason, status: result.status, decisionId, verdict, delivered };
     }
     const verdict = denyVerdict({
       decision: result.decision === 'allow' ? 'error' : result.decision,
@@ -204,8 +307,10 @@ export function createPipeline(deps: PipelineDeps): (raw: RawCheck) => Promise<O
       requestId: raw.requestId,
       decisionId,
     });
-    return { decision: result.decision, reason: result.reason, status: result.status, decisionId, verdict };
-  };
+    return { decision: result.decision, reason: result.reason, status: result.status, decisionId, verdict, delivered };
+  }
+
+  return Object.assign(decide, { inFlight: () => inFlight });
 
   async function ownerEffects(ctx: DecisionContext): Promise<void> {
     const req = ctx.req!;
@@ -216,7 +321,7 @@ export function createPipeline(deps: PipelineDeps): (raw: RawCheck) => Promise<O
     } catch (err) {
       // The response stage evicts again once Mem0 answered; a stale cache entry lives at most
       // MEM0_GOV_OWNER_CACHE_SECONDS and only ever names the same owner.
-      log.warn({ err: { message: (err as Error).message }, requestId: req.requestId }, 'owner cache eviction failed');
+      limited('warn', log, 'owner-evict', { err: { message: (err as Error).message }, requestId: req.requestId }, 'owner cache eviction failed');
     }
   }
 }

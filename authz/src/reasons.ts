@@ -100,6 +100,8 @@ export const REASONS = {
   memory_cross_tenant: { ...policy403, auditOnly: true },
   memory_absent: { ...policy403, auditOnly: true },
   memory_deleted: auditNote('policy'),
+  // the audit API reads every tenant's rows for this caller (audit_read_all)
+  audit_scope_all: auditNote('policy'),
   // stage 6: audit
   audit_unavailable: { decision: 'error', status: 503, stage: 'audit' },
   // response stage (Envoy ext_proc)
@@ -112,10 +114,20 @@ export const REASONS = {
   phi_withheld: auditNote('response'),
   // service-level
   internal_error: { decision: 'error', status: 503, stage: 'service' },
+  // admission: more checks in flight than MEM0_GOV_MAX_IN_FLIGHT → answered at once, Retry-After
+  overloaded: { decision: 'error', status: 503, stage: 'service' },
+  // the caller's deadline (Envoy's ext_authz timeout) passed before the decision was recorded:
+  // not charged to limits, not answered (Envoy answered 503 on its own)
+  deadline_exceeded: { decision: 'error', status: 503, stage: 'service' },
+  // the decision row was durable but the caller had given up: the follow-up outcome row says so
+  answer_not_delivered: auditNote('service'),
   allowed: auditNote('service'),
   outcome: auditNote('response'),
   config_changed: auditNote('service'),
   admin_action: auditNote('service'),
+  // the audit API (authz :9192 /audit/) was called without a durable allowed decision for exactly
+  // this request (around Envoy, replayed, or too late)
+  audit_decision_unknown: { decision: 'deny', status: 403, stage: 'service' },
 } as const satisfies Record<string, ReasonSpec>;
 
 export type Reason = keyof typeof REASONS;

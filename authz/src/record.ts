@@ -23,6 +23,11 @@ export interface DecisionContext {
   readonly content?: { mode: string; action: string; findings: { type: string; count: number }[] };
   /** The bundle revision when no policy decision was made (stops before stage 5). */
   readonly policyRevision: string;
+  /**
+   * The caller's deadline passed before this decision was recorded: what it would have answered.
+   * The row then says `deadline_exceeded` (nothing was answered) and keeps this in `detail`.
+   */
+  readonly undelivered?: DecisionResult;
 }
 
 export interface DecisionResult {
@@ -142,7 +147,36 @@ export function decisionRow(ctx: DecisionContext, r: DecisionResult, latencyMs: 
     detail: {
       options: req && Object.keys(req.options).length > 0 ? req.options : undefined,
       content: ctx.content,
+      undelivered: ctx.undelivered !== undefined ? { decision: ctx.undelivered.decision, reason: ctx.undelivered.reason, status: ctx.undelivered.status } : undefined,
     },
+  });
+}
+
+/**
+ * The decision row was durable, but its answer reached nobody: the caller's deadline (Envoy's
+ * ext_authz timeout) passed meanwhile and Envoy answered 503 on its own. An `outcome` row for the
+ * decision (ref_event_id) says so; Mem0 never saw the request.
+ */
+export function undeliveredRow(ctx: DecisionContext, r: DecisionResult, nowMs: number): AuditEvent {
+  const req = ctx.req;
+  return row({
+    kind: 'outcome',
+    nowMs,
+    decision: r.decision,
+    reasons: ['outcome', 'answer_not_delivered'],
+    status: 503,
+    ...(ctx.identity ? { identity: ctx.identity } : {}),
+    action: req?.action ?? null,
+    route: req?.route ?? null,
+    method: ctx.raw.method.toUpperCase(),
+    path: auditPath(req?.path ?? ctx.raw.path),
+    entityIds: (req?.entities ?? []).map((e) => `${e.kind}=${e.id}`),
+    memoryId: req?.memoryId ?? null,
+    sourceIp: ctx.raw.sourceIp,
+    requestId: ctx.raw.requestId,
+    policyRevision: ctx.policy?.revision ?? ctx.policyRevision,
+    refEventId: ctx.decisionId,
+    detail: { error: 'deadline_exceeded' },
   });
 }
 
@@ -258,4 +292,57 @@ export function adminRow(a: AdminAction, nowMs: number): AuditEvent {
 
 function sha256Hex(s: string): string {
   return createHash('sha256').update(s).digest('hex');
+}
+
+/** An allowed read of the audit API (authz/src/auditapi/), as its decision row recorded it. */
+export interface AuditReadContext {
+  decisionId: string;
+  requestId: string;
+  route: string;
+  method: string;
+  path: string;
+  identity: { subject: string; roles: readonly string[]; tenant: string | null; agent?: string | undefined; sessionId?: string | undefined };
+  sourceIp: string | null;
+  policyRevision: string | null;
+}
+
+/** What the audit API answered: rows handed out, the query (ids and times only), a download's digest. */
+export interface AuditReadFacts {
+  status: number;
+  returned: number;
+  query: Record<string, string>;
+  latencyMs: number;
+  sha256?: string;
+  error?: string;
+}
+
+/**
+ * The `outcome` row of an audit API read: names its decision (ref_event_id) like the response
+ * stage's outcome rows, and records what was asked and how much was returned. Rows only, never
+ * their content (which is itself audit data, not memory content).
+ */
+export function auditReadRow(c: AuditReadContext, f: AuditReadFacts, nowMs: number): AuditEvent {
+  return row({
+    kind: 'outcome',
+    nowMs,
+    decision: 'allow',
+    reasons: ['outcome'],
+    status: f.status,
+    identity: c.identity,
+    action: 'audit_read',
+    route: c.route,
+    method: c.method,
+    path: c.path,
+    sourceIp: c.sourceIp,
+    requestId: c.requestId,
+    policyRevision: c.policyRevision,
+    latencyMs: f.latencyMs,
+    refEventId: c.decisionId,
+    detail: {
+      returned: f.returned,
+      query: Object.keys(f.query).length > 0 ? f.query : undefined,
+      sha256: f.sha256,
+      error: f.error,
+    },
+  });
 }

@@ -16,6 +16,9 @@ import { startGrpcServer } from './grpc/server.js';
 import { startHttpServer } from './http/server.js';
 import * as metrics from './metrics.js';
 import { configChangeRow } from './record.js';
+import { createAuditApi } from './auditapi/index.js';
+import { loadBudget } from './budget.js';
+import { warmUp } from './warmup.js';
 
 export interface ServiceHandle {
   config: ServiceConfig;
@@ -33,9 +36,12 @@ export async function startService(env: Env, opts: { logger?: Logger; clock?: ()
   const logger = opts.logger ?? createLogger(config.log);
   warnUnknownVariables(env, logger);
   const clock = opts.clock ?? Date.now;
+  // Deadlines derived from MEM0_GOV_CHECK_BUDGET_MS (budget.ts): answers never wait on a slow
+  // PostgreSQL or Redis beyond them.
+  const budget = loadBudget(env);
 
-  const audit = await createAuditSink(config.audit, logger);
-  const redis = connectRedis(config.redis, logger);
+  const audit = await createAuditSink(config.audit, logger, { durabilityMs: budget.durabilityMs });
+  const redis = connectRedis(config.redis, logger, { commandTimeoutMs: config.redis.timeoutMs });
   const policy = await createPolicyEngine(config.policy, logger);
   const gate = await createRedisGate({
     redis,
@@ -70,6 +76,7 @@ export async function startService(env: Env, opts: { logger?: Logger; clock?: ()
     audit,
     logger,
     clock,
+    maxInFlight: budget.maxInFlight,
     ...(config.mem0ApiKey !== undefined ? { mem0ApiKey: config.mem0ApiKey } : {}),
   });
 
@@ -78,7 +85,15 @@ export async function startService(env: Env, opts: { logger?: Logger; clock?: ()
     metrics.dependencyUp.set({ dependency: 'redis' }, redis.status === 'ready' ? 1 : 0);
   }
 
+  // The audit API on the HTTP port (/audit/, routed there by Envoy; docs/DESIGN.md "Audit API").
+  const auditApi = createAuditApi({
+    pgUrl: config.audit.pgUrl, audit, logger, clock, policy: config.policy,
+    ...(config.audit.checkpointKeyPem !== undefined ? { checkpointKeyPem: config.audit.checkpointKeyPem } : {}),
+  });
+
   let draining = false;
+  // NOT_SERVING until warm (below), and again from the first moment of a drain.
+  let warm = false;
   const grpcServer = await startGrpcServer({
     host: config.grpcHost,
     port: config.grpcPort,
@@ -91,10 +106,12 @@ export async function startService(env: Env, opts: { logger?: Logger; clock?: ()
     port: config.httpPort,
     decide,
     logger,
+    serving: () => warm && !draining,
+    routes: auditApi.handle,
     readiness: () => {
       const h = audit.health();
       refreshDependencyGauges(); // a probe also refreshes what dashboards show
-      const checks = { serving: !draining, redis: redis.status === 'ready', audit_durable: h.pg || h.spoolWritable !== false, policy: policy.revision() !== '' };
+      const checks = { serving: warm && !draining, redis: redis.status === 'ready', audit_durable: h.pg || h.spoolWritable !== false, policy: policy.revision() !== '' };
       return { ready: Object.values(checks).every(Boolean), checks };
     },
   });
@@ -102,7 +119,19 @@ export async function startService(env: Env, opts: { logger?: Logger; clock?: ()
   // (the policy engine keeps mem0gov_policy_revision_info itself, on every load).
   const probe = setInterval(refreshDependencyGauges, 5_000);
   probe.unref();
-  logger.info({ grpcPort: grpcServer.port, httpPort: httpServer.port, policyRevision: policy.revision() }, 'mem0-gov authz ready');
+  // Warm before SERVING: the ports answer (health says NOT_SERVING) while the hot paths run.
+  const report = await warmUp({
+    jwt: config.jwt, gate, policy, redis, pgUrl: config.audit.pgUrl, chainId: config.audit.chainId, phiLabels: config.phiLabels, logger, clock,
+  }).catch((err: unknown) => ({ decisions: 0, ms: 0, firstMs: 0, lastMs: 0, failed: [(err as Error).message] }));
+  if (report.failed.length > 0) logger.warn({ failed: report.failed }, 'warm-up incomplete; serving anyway (the first requests may be slower)');
+  if (!draining) {
+    warm = true;
+    grpcServer.setServing(true);
+  }
+  logger.info({
+    grpcPort: grpcServer.port, httpPort: httpServer.port, policyRevision: policy.revision(),
+    warmup: { decisions: report.decisions, ms: Math.round(report.ms), firstMs: Math.round(report.firstMs * 100) / 100, lastMs: Math.round(report.lastMs * 100) / 100 },
+  }, 'mem0-gov authz ready');
 
   const handle: ServiceHandle = {
     config,
@@ -116,10 +145,11 @@ export async function startService(env: Env, opts: { logger?: Logger; clock?: ()
     async stop(drainMs = config.drainSeconds * 1000) {
       draining = true;
       clearInterval(probe);
-      grpcServer.health.setStatus('', 'NOT_SERVING');
+      grpcServer.setServing(false);
       if (drainMs > 0) await new Promise((r) => setTimeout(r, drainMs));
       await grpcServer.shutdown(5_000);
       await httpServer.close();
+      await auditApi.close();
       await gate.close();
       await policy.close();
       await audit.close();

@@ -10,8 +10,8 @@ export const DECISION_VALUES: readonly DecisionValue[] = [
 ];
 
 /** What a route does, as the policy's permissions name it (`platform`: global Mem0 routes that
- * act on every tenant; `account`: Mem0's own accounts, always denied). */
-export type Action = 'read' | 'write' | 'delete' | 'bulk_delete' | 'admin' | 'platform' | 'account';
+ * act on every tenant; `account`: Mem0's own accounts, always denied; `audit_read`: the audit API). */
+export type Action = 'read' | 'write' | 'delete' | 'bulk_delete' | 'admin' | 'platform' | 'account' | 'audit_read';
 
 /** Stable ids for the Mem0 routes of the route table (authz/src/request/routes.ts). */
 export type RouteId =
@@ -33,7 +33,13 @@ export type RouteId =
   | 'requests.list'         // GET /requests
   | 'instructions.generate' // POST /generate-instructions
   | 'docs'                  // GET / /docs /redoc /openapi.json
-  | 'mem0.account';         // /auth/*, /api-keys*
+  | 'mem0.account'          // /auth/*, /api-keys*
+  // The audit API (served by mem0-gov itself, authz/src/auditapi/), not Mem0:
+  | 'audit.events'          // GET /audit/events
+  | 'audit.memory'          // GET /audit/memories/{id}
+  | 'audit.chains'          // GET /audit/chains
+  | 'audit.export'          // GET /audit/export
+  | 'audit.evidence';       // GET /audit/evidence
 
 export type EntityKind = 'user_id' | 'agent_id' | 'run_id';
 export const ENTITY_KINDS: readonly EntityKind[] = ['user_id', 'agent_id', 'run_id'];

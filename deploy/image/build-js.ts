@@ -15,7 +15,7 @@
 // `npm run build:js` builds into dist/image/. Not into the repository's own dist/: a verify worker
 // bundle there is scripts/build.sh's, from the TypeScript sources.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -49,6 +49,9 @@ export async function buildJs(rootArg: string): Promise<BuiltTree> {
     throw new Error(`tsc failed: ${e.stdout ?? ''}${e.stderr ?? ''}${e.message}`);
   }
 
+  // Static files tsc does not emit: the audit explorer page, next to its compiled server.
+  const ui = join(REPO, 'authz', 'src', 'auditapi', 'ui');
+  if (existsSync(ui)) cpSync(ui, join(outDir, 'auditapi', 'ui'), { recursive: true });
   const workerBundle = await bundleVerifyWorker(root, dist, outDir);
   return { root, main: join(root, LAYOUT.main), cli: join(root, LAYOUT.cli), workerBundle };
 }

@@ -17,10 +17,23 @@ export interface CheckpointSigner {
   keyId: string;
   publicKeyPem: string;
   sign(chainId: string, seq: number, hash: string, ts: string): Checkpoint;
+  /** Signs an archive boundary (audit.archives): base64 signature of archiveMessage. */
+  signArchive(b: ArchiveStatement): string;
 }
 
 export function checkpointMessage(chainId: string, seq: number, hash: string): Buffer {
   return Buffer.from(jcs({ chain_id: chainId, seq, hash }), 'utf8');
+}
+
+/** What an archive boundary says: the chain's rows up to seq (hash) left the database; `before` is ISO. */
+export interface ArchiveStatement { chain_id: string; seq: number; hash: string; before: string }
+
+/**
+ * RFC 8785 JSON of {"before","chain_id","hash","seq","type":"archive"}: a message of its own, so a
+ * periodic checkpoint's signature can never pass for an archive boundary.
+ */
+export function archiveMessage(b: ArchiveStatement): Buffer {
+  return Buffer.from(jcs({ before: b.before, chain_id: b.chain_id, hash: b.hash, seq: b.seq, type: 'archive' }), 'utf8');
 }
 
 /** key_id = first 16 hex chars of SHA-256 over the public key's SPKI DER. */
@@ -45,12 +58,16 @@ export function loadSigner(privatePem: string): CheckpointSigner {
       const signature = sign(null, checkpointMessage(chainId, seq, hash), key).toString('base64');
       return { chain_id: chainId, seq, hash, signature, key_id: keyId, ts };
     },
+    signArchive(b) {
+      return sign(null, archiveMessage(b), key).toString('base64');
+    },
   };
 }
 
 export interface CheckpointVerifier {
   keyId: string;
   verify(cp: Checkpoint): boolean;
+  verifyArchive(b: ArchiveStatement, signature: string): boolean;
 }
 
 export function loadVerifier(publicPem: string): CheckpointVerifier {
@@ -68,6 +85,13 @@ export function loadVerifier(publicPem: string): CheckpointVerifier {
       if (cp.key_id !== keyId) return false;
       try {
         return verify(null, checkpointMessage(cp.chain_id, cp.seq, cp.hash), pub, Buffer.from(cp.signature, 'base64'));
+      } catch {
+        return false;
+      }
+    },
+    verifyArchive(b, signature) {
+      try {
+        return verify(null, archiveMessage(b), pub, Buffer.from(signature, 'base64'));
       } catch {
         return false;
       }

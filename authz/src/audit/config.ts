@@ -21,6 +21,13 @@ export interface AuditConfig {
   migrate: boolean;
   /** How often a writer retries PostgreSQL while spooling. */
   reconnectMs: number;
+  // Set by loadAuditConfig; optional so hand-built writer configs (tests, benches) need not name them.
+  /** Full months kept in PostgreSQL besides the current one (older partitions are due for archive). */
+  retentionMonths?: number;
+  /** Seconds between the service's verification rounds; 0 or unset = no verifier loop. */
+  verifyIntervalSeconds?: number;
+  /** File of the last signed checkpoint verified per chain (incremental verify); unset = in memory. */
+  verifyStateFile?: string;
 }
 
 /** Puts a password into a postgres URL unless the URL already carries one. */
@@ -48,6 +55,9 @@ export function loadAuditConfig(env: Env): AuditConfig {
     checkpointSeconds: read(env, 'AUDIT_CHECKPOINT_SECONDS'),
     migrate: read(env, 'AUDIT_MIGRATE'),
     reconnectMs: read(env, 'AUDIT_RECONNECT_MS'),
+    retentionMonths: read(env, 'AUDIT_RETENTION_MONTHS'),
+    verifyIntervalSeconds: read(env, 'AUDIT_VERIFY_INTERVAL_SECONDS'),
+    verifyStateFile: read(env, 'AUDIT_VERIFY_STATE'),
   };
   if (adminUrl !== undefined) cfg.adminUrl = adminUrl;
   if (checkpointKeyPem !== undefined) cfg.checkpointKeyPem = checkpointKeyPem;

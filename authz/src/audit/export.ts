@@ -45,6 +45,12 @@ export interface Manifest {
   chains: ManifestChain[];
   /** Informational only: auditors should verify with a key obtained out of band. */
   public_key_pem: string | null;
+  /** An archive (`audit archive`): the month boundary, the partitions dropped, and each chain's signed boundary. */
+  archive?: {
+    before: string;
+    partitions: string[];
+    boundaries: { chain_id: string; seq: number; hash: string; key_id: string; signature: string }[];
+  };
 }
 
 export interface ExportOptions {
@@ -57,63 +63,112 @@ export interface ExportOptions {
   now?: Date;
 }
 
-function rowObject(row: AuditRow): Record<string, unknown> {
+/** A row as an export line's JSON object: every column, in ROW_COLUMNS order. */
+export function rowObject(row: AuditRow): Record<string, unknown> {
   const o: Record<string, unknown> = {};
   for (const c of ROW_COLUMNS) o[c] = row[c];
   return o;
 }
 
-export async function exportAudit(client: pg.Client, opts: ExportOptions): Promise<{ manifestPath: string; rowsPath: string; manifest: Manifest }> {
-  mkdirSync(opts.outDir, { recursive: true });
-  const stamp = `${opts.since.toISOString()}_${opts.until.toISOString()}`.replace(/[:.]/g, '');
-  const rowsFile = `audit-${stamp}.${opts.format}`;
-  const rowsPath = join(opts.outDir, rowsFile);
+/** One line of a rows file (JSONL or CSV). */
+export function exportLine(row: AuditRow, format: 'jsonl' | 'csv'): string {
+  return (format === 'csv' ? rowToCsv(row) : JSON.stringify(rowObject(row))) + '\n';
+}
+
+/** A chain's contiguous seq range to write (rows of `tenant` only, when given). */
+export interface Segment { chain_id: string; from: number; to: number }
+
+export interface WrittenRows {
+  rowsPath: string;
+  rowsFile: string;
+  /** Per chain with at least one row written; `checkpoints` still empty (writeManifest fills them). */
+  chains: ManifestChain[];
+  rows: number;
+}
+
+/**
+ * Writes the rows of `segments` into `<outDir>/<baseName>.<format>`, each chain in seq order.
+ * `onRow` sees every row written (archive verifies the segment as it is written).
+ */
+export async function writeRows(client: pg.Client, segments: readonly Segment[], o: {
+  format: 'jsonl' | 'csv'; outDir: string; baseName: string; tenant?: string; onRow?: (row: AuditRow) => void;
+}): Promise<WrittenRows> {
+  mkdirSync(o.outDir, { recursive: true });
+  const rowsFile = `${o.baseName}.${o.format}`;
+  const rowsPath = join(o.outDir, rowsFile);
   const out = createWriteStream(rowsPath, { mode: 0o600 });
   const write = async (s: string): Promise<void> => {
     if (!out.write(s)) await once(out, 'drain');
   };
-  if (opts.format === 'csv') await write(CSV_HEADER + '\n');
+  if (o.format === 'csv') await write(CSV_HEADER + '\n');
   const chains: ManifestChain[] = [];
   let total = 0;
-  for (const chainId of await listChains(client)) {
-    // The seq range whose ts falls in [since, until): exported whole, so the segment is contiguous.
-    const bounds = await chainBounds(client, chainId, { since: opts.since, until: opts.until });
-    if (bounds === null) continue;
+  for (const seg of segments) {
     let first: AuditRow | null = null;
     let last: AuditRow | null = null;
     let n = 0;
-    const segment = readChain([client], chainId, { from: bounds.lo, to: bounds.hi }, { pageSize: 20_000, ...(opts.tenant !== undefined ? { tenant: opts.tenant } : {}) });
-    for await (const page of segment) {
+    const pages = readChain([client], seg.chain_id, { from: seg.from, to: seg.to }, { pageSize: 20_000, ...(o.tenant !== undefined ? { tenant: o.tenant } : {}) });
+    for await (const page of pages) {
       for (const row of page) {
         first ??= row;
         last = row;
         n++;
-        await write((opts.format === 'csv' ? rowToCsv(row) : JSON.stringify(rowObject(row))) + '\n');
+        o.onRow?.(row);
+        await write(exportLine(row, o.format));
       }
     }
     if (first === null || last === null) continue;
-    const cps = (await readCheckpoints(client, chainId)).filter((c) => c.seq >= first.seq && c.seq <= last.seq);
     chains.push({
-      chain_id: chainId, first_seq: first.seq, last_seq: last.seq, first_prev_hash: first.prev_hash,
-      head_hash: last.hash, rows: n, contiguous: opts.tenant === undefined, checkpoints: cps,
+      chain_id: seg.chain_id, first_seq: first.seq, last_seq: last.seq, first_prev_hash: first.prev_hash,
+      head_hash: last.hash, rows: n, contiguous: o.tenant === undefined, checkpoints: [],
     });
     total += n;
   }
   out.end();
   await once(out, 'finish');
+  return { rowsPath, rowsFile, chains, rows: total };
+}
+
+/** Fills each chain's signed checkpoints (those inside its range) and writes `<baseName>.manifest.json`. */
+export async function writeManifest(client: pg.Client, written: WrittenRows, o: {
+  format: 'jsonl' | 'csv'; outDir: string; baseName: string; range: { since: string; until: string }; tenant?: string;
+  publicKeyPem?: string; now?: Date; archive?: Manifest['archive'];
+}): Promise<{ manifestPath: string; manifest: Manifest }> {
+  for (const c of written.chains) {
+    c.checkpoints = (await readCheckpoints(client, c.chain_id)).filter((cp) => cp.seq >= c.first_seq && cp.seq <= c.last_seq);
+  }
   const manifest: Manifest = {
     format: MANIFEST_FORMAT,
-    created_at: (opts.now ?? new Date()).toISOString(),
-    range: { since: opts.since.toISOString(), until: opts.until.toISOString() },
-    tenant: opts.tenant ?? null,
-    rows_file: rowsFile,
-    rows_format: opts.format,
-    rows_sha256: createHash('sha256').update(readFileSync(rowsPath)).digest('hex'),
-    row_count: total,
-    chains,
-    public_key_pem: opts.publicKeyPem ?? null,
+    created_at: (o.now ?? new Date()).toISOString(),
+    range: o.range,
+    tenant: o.tenant ?? null,
+    rows_file: written.rowsFile,
+    rows_format: o.format,
+    rows_sha256: createHash('sha256').update(readFileSync(written.rowsPath)).digest('hex'),
+    row_count: written.rows,
+    chains: written.chains,
+    public_key_pem: o.publicKeyPem ?? null,
+    ...(o.archive !== undefined ? { archive: o.archive } : {}),
   };
-  const manifestPath = join(opts.outDir, `audit-${stamp}.manifest.json`);
+  const manifestPath = join(o.outDir, `${o.baseName}.manifest.json`);
   writeFileSync(manifestPath, JSON.stringify(manifest, null, 2) + '\n', { mode: 0o600 });
-  return { manifestPath, rowsPath, manifest };
+  return { manifestPath, manifest };
+}
+
+export async function exportAudit(client: pg.Client, opts: ExportOptions): Promise<{ manifestPath: string; rowsPath: string; manifest: Manifest }> {
+  const stamp = `${opts.since.toISOString()}_${opts.until.toISOString()}`.replace(/[:.]/g, '');
+  const baseName = `audit-${stamp}`;
+  // Per chain the seq range whose ts falls in [since, until): exported whole, so the segment is contiguous.
+  const segments: Segment[] = [];
+  for (const chainId of await listChains(client)) {
+    const bounds = await chainBounds(client, chainId, { since: opts.since, until: opts.until });
+    if (bounds !== null) segments.push({ chain_id: chainId, from: bounds.lo, to: bounds.hi });
+  }
+  const tenant = opts.tenant !== undefined ? { tenant: opts.tenant } : {};
+  const written = await writeRows(client, segments, { format: opts.format, outDir: opts.outDir, baseName, ...tenant });
+  const { manifestPath, manifest } = await writeManifest(client, written, {
+    format: opts.format, outDir: opts.outDir, baseName, range: { since: opts.since.toISOString(), until: opts.until.toISOString() }, ...tenant,
+    ...(opts.publicKeyPem !== undefined ? { publicKeyPem: opts.publicKeyPem } : {}), ...(opts.now !== undefined ? { now: opts.now } : {}),
+  });
+  return { manifestPath, rowsPath: written.rowsPath, manifest };
 }

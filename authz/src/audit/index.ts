@@ -3,6 +3,7 @@ import type { Logger } from '../logger.js';
 import type { AuditSink } from '../types.js';
 import type { AuditConfig } from './config.js';
 import { ensureSchema } from './migrate.js';
+import { startVerifierLoop, type VerifierLoop } from './verifier.js';
 import { ChainWriter, type WriterHealth, type WriterOptions } from './writer.js';
 
 export type { AuditConfig } from './config.js';
@@ -12,6 +13,8 @@ export type AuditSinkHandle = AuditSink & {
   health(): WriterHealth;
   /** Forces a signed checkpoint now (no-op without a key). */
   checkpoint(): Promise<void>;
+  /** The verifier loop when MEM0_GOV_AUDIT_VERIFY_INTERVAL_SECONDS > 0 (runOnce: a round now). */
+  verifier: VerifierLoop | null;
 };
 
 export async function createAuditSink(cfg: AuditConfig, logger: Logger, opts: WriterOptions = {}): Promise<AuditSinkHandle> {
@@ -23,13 +26,21 @@ export async function createAuditSink(cfg: AuditConfig, logger: Logger, opts: Wr
     });
   const writer = await ChainWriter.open(cfg, logger, opts);
   logger.info({ chainId: cfg.chainId, ...writer.health() }, 'audit chain writer ready');
+  // The service verifies what it and the other writers appended (MEM0_GOV_AUDIT_VERIFY_INTERVAL_SECONDS).
+  const verifier = (cfg.verifyIntervalSeconds ?? 0) > 0
+    ? startVerifierLoop(cfg, logger, { intervalMs: cfg.verifyIntervalSeconds! * 1000, name: `service:${cfg.chainId}` })
+    : null;
   return {
     append: (ev) => writer.append(ev),
-    close: () => writer.close(),
+    async close() {
+      await verifier?.stop();
+      await writer.close();
+    },
     health: () => writer.health(),
     async checkpoint() {
       await writer.checkpointNow();
     },
+    verifier,
   };
 }
 

@@ -1,4 +1,6 @@
-// PostgreSQL text[] literals, both ways (no driver import: also used inside verify workers).
+// PostgreSQL's text forms of audit rows, without the driver (verify workers import this): text[]
+// literals both ways, and a row read back as PostgreSQL prints ROW_SELECT_SQL (paged reader, COPY).
+import { ROW_COLUMNS, rowFormatFromText, type AuditRow } from './row.js';
 
 /** A text[] as a PostgreSQL array literal (every element quoted; " and \ escaped). */
 export function arrayLiteral(a: readonly string[]): string {
@@ -42,4 +44,47 @@ export function parseTextArray(lit: string): string[] {
     }
   }
   return out;
+}
+
+/**
+ * Columns for reading rows back, every value as PostgreSQL's text output (no per-type parsing in
+ * the driver): ts as epoch milliseconds (numeric, so sub-millisecond tampering stays visible),
+ * float8 in its shortest round-trip form (extra_float_digits = 1, set by pg.ts connect), text[]
+ * as array literals.
+ */
+export const ROW_SELECT_SQL = ROW_COLUMNS.map((c) => (c === 'ts' ? 'extract(epoch from ts) * 1000' : c)).join(', ');
+
+// A ts with sub-millisecond digits was never written by the service (it hashes ms precision):
+// render it so that it cannot match the hash instead of rounding the tampering away. The same for
+// ±infinity, which has no ISO form.
+function msToIso(text: string): string {
+  const ms = Number(text);
+  if (!Number.isFinite(ms)) return `${text}ms`;
+  return Number.isInteger(ms) ? new Date(ms).toISOString() : `${new Date(Math.floor(ms)).toISOString()}+${text}ms`;
+}
+
+/** One row of ROW_SELECT_SQL as text values (null = SQL NULL), in ROW_COLUMNS order. */
+export type RawRow = (string | null)[];
+
+// SQL NULL stays null in every column, so it hashes as JSON null: never like a stored value, and
+// never a crash. The schema forbids NULL in most columns; a superuser who drops that constraint
+// still gets the row named, not a default value in its place.
+const orNull = <T>(v: string | null, f: (x: string) => T): T | null => (v === null ? null : f(v));
+const bool = (v: string): boolean => v === 't';
+
+// rowFromRaw reads columns by position.
+if (ROW_COLUMNS[24] !== 'status' || ROW_COLUMNS[25] !== 'row_format' || ROW_COLUMNS[28] !== 'detail' || ROW_COLUMNS[30] !== 'hash') {
+  throw new Error('pg-text.ts: ROW_COLUMNS changed, update rowFromRaw');
+}
+
+export function rowFromRaw(a: RawRow): AuditRow {
+  // A literal in one fixed shape: fast property access in the verifier's hot loop.
+  return {
+    chain_id: a[0], seq: Number(a[1]), event_id: a[2], ts: orNull(a[3] ?? null, msToIso), decision: a[4], reasons: orNull(a[5] ?? null, parseTextArray),
+    actor_sub: a[6], roles: orNull(a[7] ?? null, parseTextArray), tenant: a[8], agent: a[9], session: a[10], action: a[11], route: a[12],
+    method: a[13], path: a[14], entity_ids: orNull(a[15] ?? null, parseTextArray), memory_id: a[16], source_ip: a[17], request_id: a[18],
+    policy_revision: a[19], break_glass: orNull(a[20] ?? null, bool), phi: orNull(a[21] ?? null, bool), latency_ms: orNull(a[22] ?? null, Number), body_digest: a[23],
+    status: orNull(a[24] ?? null, Number), row_format: rowFormatFromText(a[25] ?? null), kind: a[26], ref_event_id: a[27], detail: a[28],
+    prev_hash: a[29], hash: a[30],
+  } as AuditRow;
 }

@@ -1,15 +1,16 @@
 // PostgreSQL I/O for the audit chain: connection, per-chain advisory lock, head, batched INSERT,
-// the chain bounds and the one paged reader (verify, export). Statements only; no chain logic here.
+// the chain bounds, the paged reader (export) and the COPY reader (verify), archives and
+// partitions. Statements only; no chain logic here.
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
+import type { Readable } from 'node:stream';
 import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
-import { copyOutBlocks, type BlockAllocator } from './copy-out.js';
-import { ROW_COLUMNS, rowFormatFromText, storedRowFormat, type AuditRow } from './row.js';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { ROW_COLUMNS, storedRowFormat, type AuditRow } from './row.js';
 import type { Checkpoint } from './checkpoint.js';
-import { arrayLiteral, parseTextArray } from './pg-text.js';
+import { arrayLiteral, ROW_SELECT_SQL, rowFromRaw, type RawRow } from './pg-text.js';
 
-export { arrayLiteral, parseTextArray } from './pg-text.js';
+export { arrayLiteral, parseTextArray, ROW_SELECT_SQL, rowFromRaw } from './pg-text.js';
 
 export type PgClient = pg.Client;
 
@@ -49,18 +50,22 @@ const COL_TYPES: Record<string, string> = {
   seq: 'int8', ts: 'timestamptz', break_glass: 'bool', phi: 'bool', latency_ms: 'float8', status: 'int4', row_format: 'int2',
 };
 
+// Idempotent on the row: a row whose (event_id, ts) is stored is skipped (a spool replay of rows
+// already committed). ts decides the partition, so the lookup reads one partition's event_id
+// index; anything else that collides (same key, other row) is refused by the keys as before.
 function insertSql(table: string): string {
   const cols = ROW_COLUMNS.join(', ');
-  const select = ROW_COLUMNS.map((c) => (ARRAY_COLS.has(c) ? `${c}::text[]` : c)).join(', ');
+  const select = ROW_COLUMNS.map((c) => (ARRAY_COLS.has(c) ? `u.${c}::text[]` : `u.${c}`)).join(', ');
   const params = ROW_COLUMNS.map((c, i) => `$${i + 1}::${COL_TYPES[c] ?? 'text'}[]`).join(', ');
-  return `INSERT INTO ${table} (${cols}) SELECT ${select} FROM unnest(${params}) AS u(${cols}) ON CONFLICT (event_id) DO NOTHING`;
+  return `INSERT INTO ${table} (${cols}) SELECT ${select} FROM unnest(${params}) AS u(${cols})
+    WHERE NOT EXISTS (SELECT 1 FROM ${table} e WHERE e.event_id = u.event_id AND e.ts = u.ts)`;
 }
 const INSERT_EVENTS = insertSql('audit.events');
 
 /** Rows per INSERT statement (and so per transaction when no explicit one is open). */
 export const MAX_ROWS_PER_INSERT = 5000;
 
-/** One INSERT per ≤MAX_ROWS_PER_INSERT rows; idempotent on event_id. Caller owns any wider transaction. */
+/** One INSERT per ≤MAX_ROWS_PER_INSERT rows; idempotent on the row. Caller owns any wider transaction. */
 export async function insertRows(client: pg.Client, rows: readonly AuditRow[], table = 'audit.events'): Promise<void> {
   const sql = table === 'audit.events' ? INSERT_EVENTS : insertSql(table);
   for (let off = 0; off < rows.length; off += MAX_ROWS_PER_INSERT) {
@@ -78,8 +83,8 @@ const COPY_EVENTS = `COPY audit.events (${ROW_COLUMNS.join(', ')}) FROM STDIN`;
  * Writes rows already encoded by encodeCopyRows (copy-text.ts) with one COPY FROM STDIN: one
  * statement, so one transaction when none is open; resolves after the server's CommandComplete,
  * i.e. after the commit (flushed: the writer's session forces synchronous_commit = on).
- * COPY has no ON CONFLICT: a duplicate event_id fails the whole statement (SQLSTATE 23505),
- * and the caller falls back to insertRows.
+ * COPY has no ON CONFLICT: a duplicate key fails the whole statement (SQLSTATE 23505), and the
+ * caller falls back to insertRows.
  */
 export async function copyEncodedRows(client: pg.Client, encoded: string | Buffer, table = 'audit.events'): Promise<void> {
   const sql = table === 'audit.events' ? COPY_EVENTS : `COPY ${table} (${ROW_COLUMNS.join(', ')}) FROM STDIN`;
@@ -91,28 +96,6 @@ export async function copyEncodedRows(client: pg.Client, encoded: string | Buffe
 
 export function isUniqueViolation(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
-}
-
-/** Columns for COPY TO: as stored, ts printed by the session's DateStyle/TimeZone (set to ISO/UTC by copyChainBlocks). */
-const COPY_SELECT_SQL = ROW_COLUMNS.join(', ');
-
-/**
- * Streams one chain (seq <= upTo, ascending) as COPY text in blocks of whole lines
- * (copy-out.ts), in one read-only transaction whose settings fix the text forms the fast
- * verifier parses (ISO UTC timestamps, shortest round-trip floats; enable_sort off: an index
- * scan in seq order even before ANALYZE, never a sort of the whole chain spilling to disk).
- */
-export async function* copyChainBlocks(client: pg.Client, chainId: string, upTo: number, alloc?: BlockAllocator): AsyncGenerator<Uint8Array> {
-  await client.query("BEGIN READ ONLY; SET LOCAL TimeZone TO 'UTC'; SET LOCAL DateStyle TO 'ISO, YMD'; SET LOCAL extra_float_digits TO 1; SET LOCAL enable_sort TO off");
-  let ok = false;
-  try {
-    yield* copyOutBlocks(client,
-      `COPY (SELECT ${COPY_SELECT_SQL} FROM audit.events WHERE chain_id = ${client.escapeLiteral(chainId)} AND seq <= ${Math.trunc(upTo)} ORDER BY seq) TO STDOUT`,
-      alloc);
-    ok = true;
-  } finally {
-    await client.query(ok ? 'COMMIT' : 'ROLLBACK').catch(() => undefined);
-  }
 }
 
 export async function insertCheckpoint(client: pg.Client, cp: Checkpoint): Promise<void> {
@@ -128,51 +111,20 @@ export async function readCheckpoints(client: pg.Client, chainId: string): Promi
   return r.rows.map((x) => ({ chain_id: x.chain_id, seq: Number(x.seq), hash: x.hash, signature: x.signature, key_id: x.key_id, ts: x.ts.toISOString() }));
 }
 
-export async function listChains(client: pg.Client): Promise<string[]> {
-  const r = await client.query<{ chain_id: string }>(
-    'SELECT chain_id FROM audit.events GROUP BY chain_id UNION SELECT chain_id FROM audit.checkpoints GROUP BY chain_id ORDER BY 1');
-  return r.rows.map((x) => x.chain_id);
-}
-
 /**
- * Columns for reading rows back, every value as PostgreSQL's text output (no per-type parsing in
- * the driver): ts as epoch milliseconds (numeric, so sub-millisecond tampering stays visible),
- * float8 in its shortest round-trip form (PostgreSQL ≥ 12), text[] as array literals.
+ * Every chain: those with rows (one index probe per chain and partition: a loose scan of the
+ * primary keys, never a scan of the table), with checkpoints, or archived.
  */
-export const ROW_SELECT_SQL = ROW_COLUMNS.map((c) => (c === 'ts' ? 'extract(epoch from ts) * 1000' : c)).join(', ');
-
-// A ts with sub-millisecond digits was never written by the service (it hashes ms precision):
-// render it so that it cannot match the hash instead of rounding the tampering away. The same for
-// ±infinity, which has no ISO form.
-function msToIso(text: string): string {
-  const ms = Number(text);
-  if (!Number.isFinite(ms)) return `${text}ms`;
-  return Number.isInteger(ms) ? new Date(ms).toISOString() : `${new Date(Math.floor(ms)).toISOString()}+${text}ms`;
-}
-
-type RawRow = (string | null)[];
-
-// SQL NULL stays null in every column, so it hashes as JSON null: never like a stored value, and
-// never a crash. The schema forbids NULL in most columns; a superuser who drops that constraint
-// still gets the row named, not a default value in its place.
-const orNull = <T>(v: string | null, f: (x: string) => T): T | null => (v === null ? null : f(v));
-const bool = (v: string): boolean => v === 't';
-
-// rowFromRaw reads columns by position.
-if (ROW_COLUMNS[24] !== 'status' || ROW_COLUMNS[25] !== 'row_format' || ROW_COLUMNS[28] !== 'detail' || ROW_COLUMNS[30] !== 'hash') {
-  throw new Error('pg.ts: ROW_COLUMNS changed, update rowFromRaw');
-}
-
-export function rowFromRaw(a: RawRow): AuditRow {
-  // A literal in one fixed shape: fast property access in the verifier's hot loop.
-  return {
-    chain_id: a[0], seq: Number(a[1]), event_id: a[2], ts: orNull(a[3] ?? null, msToIso), decision: a[4], reasons: orNull(a[5] ?? null, parseTextArray),
-    actor_sub: a[6], roles: orNull(a[7] ?? null, parseTextArray), tenant: a[8], agent: a[9], session: a[10], action: a[11], route: a[12],
-    method: a[13], path: a[14], entity_ids: orNull(a[15] ?? null, parseTextArray), memory_id: a[16], source_ip: a[17], request_id: a[18],
-    policy_revision: a[19], break_glass: orNull(a[20] ?? null, bool), phi: orNull(a[21] ?? null, bool), latency_ms: orNull(a[22] ?? null, Number), body_digest: a[23],
-    status: orNull(a[24] ?? null, Number), row_format: rowFormatFromText(a[25] ?? null), kind: a[26], ref_event_id: a[27], detail: a[28],
-    prev_hash: a[29], hash: a[30],
-  } as AuditRow;
+export async function listChains(client: pg.Client): Promise<string[]> {
+  const r = await client.query<{ chain_id: string }>(`
+    WITH RECURSIVE c(chain_id) AS (
+      SELECT min(chain_id) FROM audit.events
+      UNION ALL
+      SELECT (SELECT min(e.chain_id) FROM audit.events e WHERE e.chain_id > c.chain_id) FROM c WHERE c.chain_id IS NOT NULL)
+    SELECT chain_id FROM c WHERE chain_id IS NOT NULL
+    UNION SELECT chain_id FROM audit.checkpoints GROUP BY chain_id
+    UNION SELECT chain_id FROM audit.archives GROUP BY chain_id ORDER BY 1`);
+  return r.rows.map((x) => x.chain_id);
 }
 
 /** Every column arrives as text: no per-type parsing on the hot path. */
@@ -222,4 +174,128 @@ export async function* readChain(pool: readonly pg.Client[], chainId: string, ra
     launch();
     if (raw.length > 0) yield raw.map(rowFromRaw);
   }
+}
+
+/**
+ * Rows of one chain with seq in (after, upTo], ascending, as COPY text lines of ROW_SELECT_SQL
+ * (copy-text.ts decodeCopyLine reads them) through pg-copy-streams. Runs in one read-only
+ * transaction with enable_sort off: an index scan in seq order (merged across partitions), never
+ * a sort of the whole chain spilling to disk. `onStream` gets the stream to read to its end.
+ */
+export async function copyChainRows(client: pg.Client, chainId: string, after: number, upTo: number,
+  onStream: (stream: Readable) => Promise<void>): Promise<void> {
+  await client.query('BEGIN READ ONLY; SET LOCAL enable_sort TO off');
+  let ok = false;
+  try {
+    const sql = `COPY (SELECT ${ROW_SELECT_SQL} FROM audit.events WHERE chain_id = ${client.escapeLiteral(chainId)}`
+      + ` AND seq > ${Math.trunc(after)} AND seq <= ${Math.trunc(upTo)} ORDER BY seq) TO STDOUT`;
+    const stream = client.query(copyTo(sql));
+    await onStream(stream);
+    ok = true;
+  } finally {
+    await client.query(ok ? 'COMMIT' : 'ROLLBACK').catch(() => undefined);
+  }
+}
+
+/** Rows of a chain with seq ≤ upTo still stored (rows of an archived segment left in a partition that stays). */
+export async function readRowsUpTo(client: pg.Client, chainId: string, upTo: number): Promise<AuditRow[]> {
+  const r = await client.query<RawRow>({
+    text: `SELECT ${ROW_SELECT_SQL} FROM audit.events WHERE chain_id = $1 AND seq <= $2 ORDER BY seq`,
+    values: [chainId, upTo], rowMode: 'array', types: RAW_TYPES,
+  });
+  return r.rows.map(rowFromRaw);
+}
+
+/** The stored hash of one row, or null when the row is gone. */
+export async function rowHash(client: pg.Client, chainId: string, seq: number): Promise<string | null> {
+  const r = await client.query<{ hash: string }>('SELECT hash FROM audit.events WHERE chain_id = $1 AND seq = $2', [chainId, seq]);
+  return r.rows[0]?.hash ?? null;
+}
+
+/** One archived segment's boundary (audit.archives): the chain's rows up to `seq` left the database. */
+export interface ArchiveBoundary {
+  chain_id: string;
+  seq: number;
+  hash: string;
+  /** ISO: rows with ts before this were archived. */
+  before: string;
+  first_seq: number;
+  rows: number;
+  manifest_sha256: string;
+  key_id: string;
+  signature: string;
+  archived_at: string;
+}
+
+/** Every archive boundary of a chain (or of all chains), ascending by seq. */
+export async function readArchives(client: pg.Client, chainId?: string): Promise<ArchiveBoundary[]> {
+  const r = await client.query<Record<string, string | Date>>(
+    `SELECT chain_id, seq::text AS seq, hash, before, first_seq::text AS first_seq, rows::text AS rows, manifest_sha256, key_id, signature, archived_at
+       FROM audit.archives ${chainId !== undefined ? 'WHERE chain_id = $1' : ''} ORDER BY chain_id, seq`, chainId !== undefined ? [chainId] : []);
+  return r.rows.map((x) => ({
+    chain_id: String(x.chain_id), seq: Number(x.seq), hash: String(x.hash), before: (x.before as Date).toISOString(),
+    first_seq: Number(x.first_seq), rows: Number(x.rows), manifest_sha256: String(x.manifest_sha256), key_id: String(x.key_id),
+    signature: String(x.signature), archived_at: (x.archived_at as Date).toISOString(),
+  }));
+}
+
+export async function insertArchive(client: pg.Client, a: ArchiveBoundary): Promise<void> {
+  await client.query(
+    `INSERT INTO audit.archives (chain_id, seq, hash, before, first_seq, rows, manifest_sha256, key_id, signature, archived_at)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`,
+    [a.chain_id, a.seq, a.hash, a.before, a.first_seq, a.rows, a.manifest_sha256, a.key_id, a.signature, a.archived_at]);
+}
+
+/** A partition of audit.events: bounds null for the default partition, lower null (unbounded) for the pre-003 one. */
+export interface Partition { name: string; lower: Date | null; upper: Date | null }
+
+export async function listPartitions(client: pg.Client): Promise<Partition[]> {
+  const r = await client.query<{ name: string; lower_bound: unknown; upper_bound: unknown }>(
+    'SELECT name, lower_bound, upper_bound FROM audit.partitions ORDER BY upper_bound NULLS LAST, name');
+  const date = (v: unknown): Date | null => (v instanceof Date ? v : null);
+  return r.rows.map((p) => ({ name: p.name, lower: date(p.lower_bound), upper: date(p.upper_bound) }));
+}
+
+/** Creates this month's partition and the next `monthsAhead` ones where missing (audit.ensure_partitions). */
+export async function ensurePartitions(client: pg.Client, monthsAhead = 3): Promise<string[]> {
+  const r = await client.query<{ name: string }>('SELECT audit.ensure_partitions($1) AS name', [monthsAhead]);
+  return r.rows.map((x) => x.name);
+}
+
+/** A verification's outcome for one chain (audit.chain_status), as the audit API shows it. */
+export interface ChainStatus {
+  chain_id: string;
+  verified_at: string;
+  verifier: string;
+  from_seq: number | null;
+  head_seq: number | null;
+  checkpoint_seq: number | null;
+  checkpoint_hash: string | null;
+  ok: boolean;
+  problem: { reason: string; seq: number; event_id: string | null; detail: string } | null;
+}
+
+export async function saveChainStatus(client: pg.Client, s: ChainStatus): Promise<void> {
+  await client.query(
+    `INSERT INTO audit.chain_status (chain_id, verified_at, verifier, from_seq, head_seq, checkpoint_seq, checkpoint_hash, ok, problem)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)
+     ON CONFLICT (chain_id) DO UPDATE SET verified_at = EXCLUDED.verified_at, verifier = EXCLUDED.verifier, from_seq = EXCLUDED.from_seq,
+       head_seq = EXCLUDED.head_seq, ok = EXCLUDED.ok, problem = EXCLUDED.problem,
+       checkpoint_seq = coalesce(EXCLUDED.checkpoint_seq, audit.chain_status.checkpoint_seq),
+       checkpoint_hash = coalesce(EXCLUDED.checkpoint_hash, audit.chain_status.checkpoint_hash)`,
+    [s.chain_id, s.verified_at, s.verifier, s.from_seq, s.head_seq, s.checkpoint_seq, s.checkpoint_hash, s.ok, s.problem === null ? null : JSON.stringify(s.problem)]);
+}
+
+export async function readChainStatus(client: pg.Client): Promise<ChainStatus[]> {
+  const r = await client.query<{ chain_id: string; verified_at: Date; verifier: string; from_seq: string | null; head_seq: string | null;
+    checkpoint_seq: string | null; checkpoint_hash: string | null; ok: boolean; problem: ChainStatus['problem'] }>(
+    'SELECT chain_id, verified_at, verifier, from_seq::text AS from_seq, head_seq::text AS head_seq, checkpoint_seq::text AS checkpoint_seq, checkpoint_hash, ok, problem FROM audit.chain_status ORDER BY chain_id');
+  const n = (v: string | null): number | null => (v === null ? null : Number(v));
+  return r.rows.map((x) => ({ ...x, verified_at: x.verified_at.toISOString(), from_seq: n(x.from_seq), head_seq: n(x.head_seq), checkpoint_seq: n(x.checkpoint_seq) }));
+}
+
+/** Rows of `SELECT ROW_SELECT_SQL FROM audit.events <tail>` (WHERE … ORDER BY … LIMIT …), as stored. */
+export async function selectRows(client: pg.Client, tail: string, params: unknown[]): Promise<AuditRow[]> {
+  const r = await client.query<RawRow>({ text: `SELECT ${ROW_SELECT_SQL} FROM audit.events ${tail}`, values: params, rowMode: 'array', types: RAW_TYPES });
+  return r.rows.map(rowFromRaw);
 }

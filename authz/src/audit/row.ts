@@ -79,51 +79,36 @@ function checkFormat(row: HashedRow): void {
   if (p !== null) throw new AuditError('invalid_row', `chain ${row.chain_id} seq ${row.seq}: ${p}`);
 }
 
-/** RFC 8785 canonical JSON of the hashed object, by the reference implementation (npm `canonicalize`). */
+/**
+ * RFC 8785 canonical JSON of the hashed object, by the RFC 8785 library (npm `canonicalize`, jcs.ts):
+ * the one canonical form, for writing (seal) and verifying. The object is built in key order, so
+ * the library's sort has nothing to move.
+ */
 export function canonicalHashed(row: HashedRow): string {
   checkFormat(row);
-  const obj: Record<string, unknown> = {};
-  for (const k of hashedKeys(row.row_format)) obj[k] = row[k];
-  return jcs(obj);
+  return jcs(row.row_format === 1 ? hashedObject1(row) : hashedObject2(row));
 }
 
-/**
- * The same bytes as canonicalHashed, without the generic recursion: the key set is fixed and
- * every value is a string, number, boolean, null or array of strings, for which RFC 8785's
- * serialization is exactly ECMAScript JSON.stringify. Used by verify (hot loop); a unit test
- * checks it equals canonicalHashed on random rows. Throws (AuditError invalid_row) for a row
- * formatProblem refuses.
- */
-export function canonicalHashedFast(row: HashedRow): string {
-  checkFormat(row);
-  const keys = row.row_format === 1 ? HASHED_KEYS : HASHED_KEYS_2;
-  const prefix = row.row_format === 1 ? KEY_PREFIX_1 : KEY_PREFIX_2;
-  let s = '{';
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i]!;
-    const v = row[k];
-    s += prefix[i]!;
-    if (typeof v === 'string') s += str(v);
-    else if (Array.isArray(v)) {
-      s += '[';
-      for (let j = 0; j < v.length; j++) s += (j > 0 ? ',' : '') + str(v[j] as string);
-      s += ']';
-    } else {
-      if (typeof v === 'number' && !Number.isFinite(v)) throw new Error(`${k}: non-finite number`);
-      s += JSON.stringify(v);
-    }
+// The hashed objects as literals in key order (one hidden class each: cheap to build, nothing for
+// the library's sort to move). The module check below keeps them equal to HASHED_KEYS(_2).
+const hashedObject1 = (r: HashedRow): Record<string, unknown> => ({
+  action: r.action, actor_sub: r.actor_sub, agent: r.agent, body_digest: r.body_digest, break_glass: r.break_glass, chain_id: r.chain_id,
+  decision: r.decision, entity_ids: r.entity_ids, event_id: r.event_id, latency_ms: r.latency_ms, memory_id: r.memory_id, method: r.method,
+  path: r.path, phi: r.phi, policy_revision: r.policy_revision, reasons: r.reasons, request_id: r.request_id, roles: r.roles, route: r.route,
+  seq: r.seq, session: r.session, source_ip: r.source_ip, status: r.status, tenant: r.tenant, ts: r.ts,
+});
+const hashedObject2 = (r: HashedRow): Record<string, unknown> => ({
+  action: r.action, actor_sub: r.actor_sub, agent: r.agent, body_digest: r.body_digest, break_glass: r.break_glass, chain_id: r.chain_id,
+  decision: r.decision, detail: r.detail, entity_ids: r.entity_ids, event_id: r.event_id, kind: r.kind, latency_ms: r.latency_ms,
+  memory_id: r.memory_id, method: r.method, path: r.path, phi: r.phi, policy_revision: r.policy_revision, reasons: r.reasons,
+  ref_event_id: r.ref_event_id, request_id: r.request_id, roles: r.roles, route: r.route, row_format: r.row_format, seq: r.seq,
+  session: r.session, source_ip: r.source_ip, status: r.status, tenant: r.tenant, ts: r.ts,
+});
+{
+  const probe = {} as HashedRow;
+  if (Object.keys(hashedObject1(probe)).join() !== HASHED_KEYS.join() || Object.keys(hashedObject2(probe)).join() !== HASHED_KEYS_2.join()) {
+    throw new Error('row.ts: the hashed object literals differ from HASHED_KEYS / HASHED_KEYS_2');
   }
-  return s + '}';
-}
-
-const keyPrefixes = (keys: readonly string[]): string[] => keys.map((k, i) => (i > 0 ? ',' : '') + JSON.stringify(k) + ':');
-const KEY_PREFIX_1 = keyPrefixes(HASHED_KEYS);
-const KEY_PREFIX_2 = keyPrefixes(HASHED_KEYS_2);
-// Strings without quote, backslash, control characters or surrogates serialize as themselves.
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
-function str(v: string): string {
-  if (typeof v !== 'string') return JSON.stringify(v);
-  return NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : '"' + v + '"';
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -225,7 +210,7 @@ export function seal(chainId: string, prev: { seq: number; hash: string }, ev: A
 export function sealNormalized(chainId: string, prev: { seq: number; hash: string }, ev: AuditEvent): AuditRow {
   // One object: the canonical form reads only the hashed keys, so `hash` can be filled in after.
   const row: AuditRow = { chain_id: chainId, seq: prev.seq + 1, ...ev, row_format: ROW_FORMAT, prev_hash: prev.hash, hash: '' };
-  row.hash = chainHash(prev.hash, canonicalHashedFast(row));
+  row.hash = chainHash(prev.hash, canonicalHashed(row));
   return row;
 }
 

@@ -1,5 +1,8 @@
 // Local append-only spool: sealed rows (seq and hash already assigned) as JSON lines, fsynced
-// before append() resolves, replayed to PostgreSQL in order when it returns.
+// before append() resolves, replayed to PostgreSQL in order when it returns. Replay confirms rows
+// from the front in bounded chunks while new rows keep being appended at the back; the file is
+// truncated only once every row in it is confirmed (a crash before that replays them again,
+// idempotently on event_id).
 import { mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -7,13 +10,19 @@ import { rowFromJson, type AuditRow } from './row.js';
 
 export interface Spool {
   path: string;
-  /** Rows currently spooled (not yet confirmed in PostgreSQL). */
+  /** Rows spooled and not yet confirmed in PostgreSQL. */
   depth(): number;
   writable(): boolean;
   /** Appends and fsyncs; throws if the disk refuses. */
   append(rows: readonly AuditRow[]): Promise<void>;
-  /** Spooled rows, in order. */
+  /** Spooled rows not yet confirmed in PostgreSQL, in order. */
   rows(): AuditRow[];
+  /** The first `n` unconfirmed rows, in order. */
+  peek(n: number): AuditRow[];
+  /** The last spooled row (confirmed or not), if any: the chain's head while spooling. */
+  last(): AuditRow | undefined;
+  /** The first `n` unconfirmed rows are now committed in PostgreSQL (memory only). */
+  confirm(n: number): void;
   /** Empties the spool (after every row is committed in PostgreSQL) and fsyncs. */
   clear(): Promise<void>;
   close(): Promise<void>;
@@ -60,9 +69,10 @@ export async function openSpool(dir: string, chainId: string): Promise<Spool> {
   }
   let ok = true;
   let bytes = (await fh.stat()).size;
+  let confirmed = 0;
   return {
     path,
-    depth: () => spooled.length,
+    depth: () => spooled.length - confirmed,
     writable: () => ok,
     async append(rows) {
       const data = Buffer.from(rows.map((r) => JSON.stringify(r)).join('\n') + '\n', 'utf8');
@@ -79,12 +89,18 @@ export async function openSpool(dir: string, chainId: string): Promise<Spool> {
       bytes += data.length;
       for (const r of rows) spooled.push(r);
     },
-    rows: () => spooled,
+    rows: () => (confirmed === 0 ? spooled : spooled.slice(confirmed)),
+    peek: (n) => spooled.slice(confirmed, confirmed + n),
+    last: () => spooled[spooled.length - 1],
+    confirm(n) {
+      confirmed = Math.min(spooled.length, confirmed + n);
+    },
     async clear() {
       await fh.truncate(0);
       await fh.sync();
       bytes = 0;
       spooled = [];
+      confirmed = 0;
     },
     async close() {
       await fh.close();

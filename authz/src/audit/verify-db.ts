@@ -1,72 +1,247 @@
-// Verifies chains stored in PostgreSQL: the fast path (verify-fast.ts: COPY stream, blocks hashed
-// in worker threads) vouches for valid chains; anything else is re-read and judged by the
-// reference verifier (verify.ts), which names the first bad row.
+// Verifies chains stored in PostgreSQL (audit/README.md "Verification"). Per chain it starts at
+// the latest anchor it can trust — the signed boundary of the last archive, or (incremental runs)
+// the last signed checkpoint this verifier verified (verify-state.ts) — streams the rows after it
+// with COPY (pg-copy-streams), judges each row's own hash (on this thread, or for long reads in
+// worker threads: piscina), and checks order, links and checkpoints in order (verify.ts), which
+// names the first bad row.
+import { availableParallelism } from 'node:os';
+import { StringDecoder } from 'node:string_decoder';
+import type { Readable } from 'node:stream';
 import type pg from 'pg';
+import { Piscina } from 'piscina';
 import * as metrics from '../metrics.js';
 import type { Checkpoint, CheckpointVerifier } from './checkpoint.js';
-import { chainBounds, listChains, readChain, readCheckpoints } from './pg.js';
-import { fastVerifyChain } from './verify-fast.js';
-import { VerifyPool } from './verify-pool.js';
-import { ChainVerifier, type ChainReport } from './verify.js';
+import { chainBounds, copyChainRows, listChains, readArchives, readCheckpoints, readRowsUpTo, rowHash, type ArchiveBoundary, type ChainStatus } from './pg.js';
+import { GENESIS_HASH } from './row.js';
+import { ChainVerifier, type ChainReport, type VerifyProblem, type VerifyReason } from './verify.js';
+import { hashBlock, type HashedBlock } from './verify-worker.js';
+import type { VerifyMarks } from './verify-state.js';
+
+/** Where a run started reading a chain. */
+export type Anchor = 'genesis' | 'archive' | 'checkpoint';
+
+export interface DbChainReport extends ChainReport {
+  anchor: Anchor;
+  /** First seq this run read (anchor seq + 1). */
+  from_seq: number;
+  /** Rows at or below the archive boundary still stored (checked row by row). */
+  archived_rows_left: number;
+  /** The archive boundary's signature could not be checked (no public key given). */
+  archive_unsigned_check: boolean;
+}
 
 export interface VerifyDbOptions {
   chain?: string;
   keys: readonly CheckpointVerifier[];
-  /** Extra connections for the reference reader's parallel pages (optional). */
-  readers?: readonly pg.Client[];
-  /** Worker threads for the fast path; default min(4, cores); 0 = hash on the main thread. */
+  /** Re-read every stored row, whatever the marks say. */
+  full?: boolean;
+  /** The last signed checkpoint verified per chain: read to start incremental runs, moved on after each chain verifies. */
+  marks?: VerifyMarks;
+  /** Worker threads for long reads; 0 = this thread only. Default: one per core, at most 2. */
   workers?: number;
-  /** Chains shorter than this are verified without starting worker threads. Default 20,000. */
-  workerThreshold?: number;
-  /** false = reference verifier only (slower; same verdicts). Default true. */
-  fast?: boolean;
-  /** A pool the caller already started (and will close), e.g. a long-running auditor; overrides `workers`. */
-  pool?: VerifyPool;
+  /** Reads of fewer rows are hashed on the calling thread. Default WORKER_MIN_ROWS. */
+  workerMinRows?: number;
+  /** Give the event loop a turn between blocks (the service verifies beside live traffic). */
+  yielding?: boolean;
+  /**
+   * Without public keys there is no signed checkpoint to start from: keep (and start from) the last
+   * row this verifier read itself instead. The service's verifier loop, whose marks live in its
+   * own memory and file; `audit verify` without a key reads everything.
+   */
+  unsignedMarks?: boolean;
 }
 
-async function referenceVerify(client: pg.Client, chainId: string, cps: readonly Checkpoint[], keys: readonly CheckpointVerifier[], readers: readonly pg.Client[],
-  bounds: { lo: number; hi: number } | null): Promise<ChainReport> {
-  const v = new ChainVerifier(chainId, { checkpoints: cps, keys });
-  if (bounds !== null) {
-    outer: for await (const page of readChain([client, ...readers], chainId, { from: bounds.lo, to: bounds.hi })) {
-      for (const row of page) if (!v.push(row)) break outer;
+/** Reads shorter than this are hashed on the calling thread: starting workers costs more. */
+export const WORKER_MIN_ROWS = 20_000;
+/** Bytes of COPY text per block (a task for a worker, or a slice between yields). */
+const BLOCK_BYTES = 512 * 1024;
+const YIELD_BLOCK_BYTES = 64 * 1024;
+
+function defaultWorkers(): number {
+  return Math.max(1, Math.min(2, availableParallelism()));
+}
+
+/** The worker entry: compiled JS runs verify-worker.js itself; from TypeScript, a shim loads it through tsx. */
+function workerFile(): string {
+  return new URL(import.meta.url.endsWith('.ts') ? './verify-worker.mjs' : './verify-worker.js', import.meta.url).href;
+}
+
+/** A pool for one verification run (closed by the caller). */
+export function startWorkers(threads: number): Piscina {
+  return new Piscina({ filename: workerFile(), minThreads: threads, maxThreads: threads, idleTimeout: 60_000 });
+}
+
+/**
+ * Feeds the rows of one COPY stream to `v`, hashed in `pool` (or here). Reads the stream to its
+ * end even after the first problem: the COPY must complete before the session is used again.
+ */
+async function feed(stream: Readable, v: ChainVerifier, pool: Piscina | null, yielding: boolean): Promise<void> {
+  const blockBytes = yielding ? YIELD_BLOCK_BYTES : BLOCK_BYTES;
+  const inFlight: Promise<HashedBlock>[] = [];
+  const maxInFlight = pool === null ? 0 : pool.options.maxThreads * 2;
+  const decoder = new StringDecoder('utf8');
+  const apply = (b: HashedBlock): void => {
+    for (let i = 0; i < b.seq.length && !v.failed; i++) {
+      v.pushHashed({ chain_id: b.chain[i]!, seq: b.seq[i]!, event_id: b.event[i]!, prev_hash: b.prev[i]!, hash: b.hash[i]! }, b.problem[i]!);
+    }
+  };
+  const submit = async (bytes: Buffer): Promise<void> => {
+    if (v.failed) return;
+    if (pool === null) {
+      apply(hashBlock(decoder.write(bytes)));
+      if (yielding) await new Promise<void>((r) => setImmediate(r));
+      return;
+    }
+    const block = new Uint8Array(bytes.length);
+    block.set(bytes);
+    const task = pool.run(block, { transferList: [block.buffer] }) as Promise<HashedBlock>;
+    task.catch(() => undefined); // surfaced when awaited, in order
+    inFlight.push(task);
+    while (inFlight.length > maxInFlight) apply(await inFlight.shift()!);
+  };
+  let parts: Buffer[] = [];
+  let size = 0;
+  // A failure (a worker gone) stops the work, not the reading.
+  let error: unknown = null;
+  const guarded = async (bytes: Buffer): Promise<void> => {
+    try {
+      await submit(bytes);
+    } catch (err) {
+      error ??= err;
+    }
+  };
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    if (v.failed || error !== null) continue;
+    parts.push(chunk);
+    size += chunk.length;
+    if (size < blockBytes) continue;
+    const all = Buffer.concat(parts, size);
+    const end = all.lastIndexOf(10) + 1; // whole lines only; the rest waits for the next chunk
+    parts = end < all.length ? [all.subarray(end)] : [];
+    size = all.length - end;
+    if (end > 0) await guarded(all.subarray(0, end));
+  }
+  if (size > 0 && !v.failed && error === null) await guarded(Buffer.concat(parts, size));
+  for (const p of inFlight.splice(0)) {
+    try {
+      const b = await p;
+      if (!v.failed && error === null) apply(b);
+    } catch (err) {
+      error ??= err;
     }
   }
-  return v.finish();
+  if (error !== null) throw error;
 }
 
-/** `readers`: extra connections used to fetch pages in parallel (optional). */
-export async function verifyChainInDb(client: pg.Client, chainId: string, keys: readonly CheckpointVerifier[], readers: readonly pg.Client[] = [],
-  pool: VerifyPool | null = null): Promise<ChainReport> {
+function anchorProblem(chainId: string, seq: number, reason: VerifyReason, detail: string): VerifyProblem {
+  return { chain_id: chainId, seq, event_id: null, reason, detail };
+}
+
+/** The latest archive boundary whose signature holds (or, without keys, the latest); a problem when the latest is not signed by a key we trust. */
+function archiveAnchor(chainId: string, archives: readonly ArchiveBoundary[], keys: readonly CheckpointVerifier[]): { boundary: ArchiveBoundary | null; problem: VerifyProblem | null } {
+  const b = archives[archives.length - 1];
+  if (b === undefined) return { boundary: null, problem: null };
+  if (keys.length === 0) return { boundary: b, problem: null };
+  const key = keys.find((k) => k.keyId === b.key_id);
+  if (key === undefined) return { boundary: b, problem: anchorProblem(chainId, b.seq, 'checkpoint_unknown_key', `archive boundary at seq ${b.seq} is signed by unknown key ${b.key_id}`) };
+  if (!key.verifyArchive(b, b.signature)) {
+    return { boundary: b, problem: anchorProblem(chainId, b.seq, 'checkpoint_bad_signature', `archive boundary at seq ${b.seq} (before ${b.before}) has an invalid signature`) };
+  }
+  return { boundary: b, problem: null };
+}
+
+/** Rows of an archived segment that stayed (their partition was newer): each row's own hash, links between neighbours. */
+async function checkArchivedLeft(client: pg.Client, chainId: string, b: ArchiveBoundary, cps: readonly Checkpoint[], keys: readonly CheckpointVerifier[]): Promise<{ rows: number; problem: VerifyProblem | null }> {
+  const left = await readRowsUpTo(client, chainId, b.seq);
+  if (left.length === 0) return { rows: 0, problem: null };
+  const v = new ChainVerifier(chainId, { startSeq: left[0]!.seq, startPrevHash: left[0]!.prev_hash, checkpoints: cps, keys, sparse: true });
+  for (const r of left) if (!v.push(r)) break;
+  const rep = v.finish();
+  if (rep.problem !== null) return { rows: left.length, problem: rep.problem };
+  const last = left[left.length - 1]!;
+  if (last.seq === b.seq && last.hash !== b.hash) {
+    return { rows: left.length, problem: { chain_id: chainId, seq: last.seq, event_id: last.event_id, reason: 'checkpoint_mismatch', detail: `the archive boundary says seq ${b.seq} has hash ${b.hash}, the stored row has ${last.hash}` } };
+  }
+  return { rows: left.length, problem: null };
+}
+
+export async function verifyChainInDb(client: pg.Client, chainId: string, opts: VerifyDbOptions, pool: () => Piscina | null): Promise<DbChainReport> {
+  const keys = opts.keys;
+  const archives = await readArchives(client, chainId);
+  const { boundary, problem: boundaryProblem } = archiveAnchor(chainId, archives, keys);
+  let start = { seq: 0, hash: GENESIS_HASH };
+  let anchor: Anchor = 'genesis';
+  if (boundary !== null) {
+    start = { seq: boundary.seq, hash: boundary.hash };
+    anchor = 'archive';
+  }
   // Checkpoints first: any checkpoint beyond the rows read next must have its rows there.
   const cps = await readCheckpoints(client, chainId);
+  const useMarks = opts.full !== true && (keys.length > 0 || opts.unsignedMarks === true);
+  const mark = useMarks ? opts.marks?.get(chainId) : undefined;
+  let problem: VerifyProblem | null = boundaryProblem;
+  if (problem === null && mark !== undefined && mark.seq > start.seq) {
+    // The row the mark names must still be there, unchanged: a cut or a rewrite up to it shows here.
+    const stored = await rowHash(client, chainId, mark.seq);
+    if (stored === null) problem = anchorProblem(chainId, mark.seq, 'rows_missing', `seq ${mark.seq}, verified at ${mark.at}, is gone`);
+    else if (stored !== mark.hash) problem = anchorProblem(chainId, mark.seq, 'checkpoint_mismatch', `seq ${mark.seq} had hash ${mark.hash} when verified at ${mark.at}, now ${stored}: the chain was rewritten`);
+    start = { seq: mark.seq, hash: mark.hash };
+    anchor = 'checkpoint';
+  }
   // The chain as it is now (max seq): rows appended while verifying are left for the next run.
   const bounds = await chainBounds(client, chainId);
-  const fast = pool !== null && bounds !== null ? await fastVerifyChain(client, chainId, bounds.hi, cps, keys, pool) : null;
-  const report = fast ?? await referenceVerify(client, chainId, cps, keys, readers, bounds);
-  if (report.problem !== null) metrics.auditChainVerifyFailures.inc();
+  const v = new ChainVerifier(chainId, { startSeq: start.seq + 1, startPrevHash: start.hash, checkpoints: cps, keys });
+  if (problem === null && bounds !== null && bounds.hi > start.seq) {
+    const p = bounds.hi - start.seq >= (opts.workerMinRows ?? WORKER_MIN_ROWS) ? pool() : null;
+    await copyChainRows(client, chainId, start.seq, bounds.hi, (stream) => feed(stream, v, p, opts.yielding === true));
+  }
+  const rep = v.finish();
+  let left = { rows: 0, problem: null as VerifyProblem | null };
+  if (problem === null && rep.problem === null && boundary !== null) left = await checkArchivedLeft(client, chainId, boundary, cps, keys);
+  const report: DbChainReport = {
+    ...rep,
+    problem: problem ?? rep.problem ?? left.problem,
+    anchor,
+    from_seq: start.seq + 1,
+    archived_rows_left: left.rows,
+    archive_unsigned_check: boundary !== null && keys.length === 0,
+  };
+  if (report.problem !== null) report.verified_checkpoint = null;
+  // Nothing new since the anchor: the chain's head is the anchor.
+  if (report.problem === null && rep.rows === 0 && start.seq > 0) {
+    report.last_seq = start.seq;
+    report.head_hash = start.hash;
+  }
+  const next = keys.length > 0 ? rep.verified_checkpoint
+    : opts.unsignedMarks === true && rep.last_seq !== null && rep.head_hash !== null ? { seq: rep.last_seq, hash: rep.head_hash } : null;
+  if (report.problem === null && next !== null) opts.marks?.set(chainId, { ...next, at: new Date().toISOString() });
+  if (report.problem !== null) metrics.auditChainVerifyFailures.inc({ chain: chainId });
   return report;
 }
 
-export async function verifyDatabase(client: pg.Client, opts: VerifyDbOptions): Promise<ChainReport[]> {
+export async function verifyDatabase(client: pg.Client, opts: VerifyDbOptions): Promise<DbChainReport[]> {
   const chains = opts.chain !== undefined ? [opts.chain] : await listChains(client);
-  const threshold = opts.workerThreshold ?? 20_000;
-  let workers: VerifyPool | null = null;
-  const inline = new VerifyPool(0);
-  const out: ChainReport[] = [];
+  const threads = opts.workers ?? defaultWorkers();
+  let workers: Piscina | null = null;
+  const pool = (): Piscina | null => {
+    if (threads === 0) return null;
+    workers ??= startWorkers(threads);
+    return workers;
+  };
+  const out: DbChainReport[] = [];
   try {
-    for (const c of chains) {
-      let pool: VerifyPool | null = null;
-      if (opts.fast !== false) {
-        const bounds = await chainBounds(client, c);
-        const big = bounds !== null && bounds.hi - bounds.lo + 1 >= threshold && opts.workers !== 0;
-        if (big && workers === null && opts.pool === undefined) workers = new VerifyPool(opts.workers);
-        pool = big ? opts.pool ?? workers : inline;
-      }
-      out.push(await verifyChainInDb(client, c, opts.keys, opts.readers, pool));
-    }
+    for (const c of chains) out.push(await verifyChainInDb(client, c, opts, pool));
   } finally {
-    await workers?.close();
+    await (workers as Piscina | null)?.destroy();
   }
   return out;
+}
+
+/** What audit.chain_status keeps of a report. */
+export function statusOf(r: DbChainReport, verifier: string, at = new Date()): ChainStatus {
+  return {
+    chain_id: r.chain_id, verified_at: at.toISOString(), verifier, from_seq: r.from_seq, head_seq: r.last_seq,
+    checkpoint_seq: r.verified_checkpoint?.seq ?? null, checkpoint_hash: r.verified_checkpoint?.hash ?? null, ok: r.problem === null,
+    problem: r.problem === null ? null : { reason: r.problem.reason, seq: r.problem.seq, event_id: r.problem.event_id, detail: r.problem.detail },
+  };
 }

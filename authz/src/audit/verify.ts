@@ -1,6 +1,7 @@
 // Chain verification (audit/README.md "Verification"): pure, streaming, stops at the first bad row.
-// Fed by PostgreSQL pages (verifyDatabase) or an export file (verify-file.ts).
-import { canonicalHashedFast, chainHash, formatProblem, GENESIS_HASH, type AuditRow } from './row.js';
+// Fed by PostgreSQL (verify-db.ts: rows hashed here or in worker threads, then checked in order)
+// or an export file (verify-file.ts).
+import { canonicalHashed, chainHash, formatProblem, GENESIS_HASH, type AuditRow } from './row.js';
 import type { Checkpoint, CheckpointVerifier } from './checkpoint.js';
 
 export type VerifyReason =
@@ -31,6 +32,8 @@ export interface ChainReport {
   checkpoints_verified: number;
   /** Checkpoints whose signature could not be checked (no public key given). */
   checkpoints_unsigned_check: number;
+  /** The highest checkpoint whose signature was checked and whose hash the chain has (where the next incremental run may start). */
+  verified_checkpoint: { seq: number; hash: string } | null;
   problem: VerifyProblem | null;
 }
 
@@ -49,6 +52,28 @@ export interface VerifierOptions {
   sparse?: boolean;
 }
 
+/** What the in-order checks need of a row once its own hash was judged (hashProblem). */
+export type RowMeta = Pick<AuditRow, 'chain_id' | 'seq' | 'event_id' | 'prev_hash' | 'hash'>;
+
+/**
+ * Why the row's content is not what its hash covers, or null: a row format no rule hashes, or a
+ * recomputed hash (SHA-256 of prev_hash ‖ RFC 8785 JSON) that differs from the stored one. It
+ * depends on the row alone, so rows can be judged anywhere (worker threads) and linked in order.
+ */
+export function hashProblem(row: AuditRow): string | null {
+  // A row_format that is no format, or a format-1 row showing format-2 values its hash does not
+  // cover (e.g. a format-2 row whose row_format was set to NULL): its content is not what was hashed.
+  const unhashable = formatProblem(row);
+  if (unhashable !== null) return `${unhashable} (a field was modified)`;
+  let computed: string;
+  try {
+    computed = chainHash(row.prev_hash, canonicalHashed(row));
+  } catch (err) {
+    return `the row has no canonical JSON (${(err as Error).message}): a field was modified`;
+  }
+  return computed === row.hash ? null : `stored hash ${row.hash} but the row hashes to ${computed}: a field was modified (or the row renumbered/forged)`;
+}
+
 export class ChainVerifier {
   private expectedSeq: number;
   private prevHash: string | null;
@@ -58,6 +83,7 @@ export class ChainVerifier {
   private problem: VerifyProblem | null = null;
   private readonly cps = new Map<number, Checkpoint[]>();
   private cpVerified = 0;
+  private lastSigned: { seq: number; hash: string } | null = null;
   private cpUnchecked = 0;
   private readonly keys: readonly CheckpointVerifier[];
   private readonly sparse: boolean;
@@ -86,6 +112,11 @@ export class ChainVerifier {
 
   /** Checks one row; false once a problem was found (later rows are not looked at). */
   push(row: AuditRow): boolean {
+    return this.pushHashed(row, this.problem === null && row.chain_id === this.chainId ? hashProblem(row) : null);
+  }
+
+  /** push() for a row whose own hash was already judged (`hashed`: hashProblem's answer). */
+  pushHashed(row: RowMeta, hashed: string | null): boolean {
     if (this.problem !== null) return false;
     if (row.chain_id !== this.chainId) return this.fail(row, 'wrong_chain', `row belongs to chain ${JSON.stringify(row.chain_id)}`);
     if (this.sparse && row.seq > this.expectedSeq) {
@@ -100,14 +131,7 @@ export class ChainVerifier {
     if (this.prevHash !== null && row.prev_hash !== this.prevHash) {
       return this.fail(row, 'prev_hash_mismatch', `prev_hash ${row.prev_hash} does not match the previous row's hash ${this.prevHash}`);
     }
-    // A row_format that is no format, or a format-1 row showing format-2 values its hash does not
-    // cover (e.g. a format-2 row whose row_format was set to NULL): its content is not what was hashed.
-    const unhashable = formatProblem(row);
-    if (unhashable !== null) return this.fail(row, 'hash_mismatch', `${unhashable} (a field was modified)`);
-    const computed = chainHash(row.prev_hash, canonicalHashedFast(row));
-    if (computed !== row.hash) {
-      return this.fail(row, 'hash_mismatch', `stored hash ${row.hash} but the row hashes to ${computed}: a field was modified (or the row renumbered/forged)`);
-    }
+    if (hashed !== null) return this.fail(row, 'hash_mismatch', hashed);
     const cps = this.cps.get(row.seq);
     if (cps !== undefined && !this.checkCheckpoints(row, cps)) return false;
     if (this.firstSeq === null) this.firstSeq = row.seq;
@@ -118,13 +142,14 @@ export class ChainVerifier {
     return true;
   }
 
-  private checkCheckpoints(row: AuditRow, cps: readonly Checkpoint[]): boolean {
+  private checkCheckpoints(row: RowMeta, cps: readonly Checkpoint[]): boolean {
     for (const cp of cps) {
       if (!this.signatureOk(row, cp)) return false;
       if (cp.hash !== row.hash) {
         return this.fail(row, 'checkpoint_mismatch', `signed checkpoint (key ${cp.key_id}) says seq ${cp.seq} has hash ${cp.hash}, the chain has ${row.hash}: the chain was rewritten after the previous checkpoint`);
       }
     }
+    if (this.keys.length > 0) this.lastSigned = { seq: row.seq, hash: row.hash };
     return true;
   }
 
@@ -159,6 +184,7 @@ export class ChainVerifier {
       head_hash: this.prevHash,
       checkpoints_verified: this.cpVerified,
       checkpoints_unsigned_check: this.cpUnchecked,
+      verified_checkpoint: this.problem === null ? this.lastSigned : null,
       problem: this.problem,
     };
   }

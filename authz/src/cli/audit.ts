@@ -1,15 +1,18 @@
-// `mem0-gov audit migrate|verify|export|checkpoint` (audit/README.md).
+// `mem0-gov audit migrate|verify|export|checkpoint|archive|partitions` (audit/README.md).
 import { readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import type pg from 'pg';
 import { ConfigError, PREFIX } from '../config/env.js';
 import { loadCliConfig } from '../config/cli.js';
 import { loadAuditConfig, type AuditConfig } from '../audit/config.js';
+import { archiveBefore, parseMonth, retentionBoundary } from '../audit/archive.js';
 import { loadSigner, loadVerifier, type CheckpointVerifier } from '../audit/checkpoint.js';
 import { exportAudit } from '../audit/export.js';
 import { migrate as migrateSchema } from '../audit/migrate.js';
-import { connect, insertCheckpoint, listChains } from '../audit/pg.js';
-import { verifyDatabase } from '../audit/verify-db.js';
+import { connect, insertCheckpoint, listChains, listPartitions, saveChainStatus } from '../audit/pg.js';
+import { statusOf, verifyDatabase, type DbChainReport } from '../audit/verify-db.js';
 import { verifyExport } from '../audit/verify-file.js';
+import { databaseKey, VerifyMarks } from '../audit/verify-state.js';
 import { describeProblem, type ChainReport } from '../audit/verify.js';
 import { command, dateArg, group, UsageError, EXIT_FAIL, EXIT_OK } from './args.js';
 import { record, type CliContext } from './context.js';
@@ -27,21 +30,40 @@ function verifierKeys(paths: string[] | undefined, cfg: AuditConfig, env: CliCon
   return checkpointPublicKeyPems(paths, cfg, env).map(loadVerifier);
 }
 
-function printReports(ctx: CliContext, reports: ChainReport[], extra: string[] = []): number {
+const FROM: Record<DbChainReport['anchor'], string> = {
+  genesis: 'from=genesis',
+  archive: 'from=archive-boundary',
+  checkpoint: 'from=verified-checkpoint',
+};
+
+function printReports(ctx: CliContext, reports: (ChainReport | DbChainReport)[], extra: string[] = []): number {
   let bad = extra.length > 0;
   for (const e of extra) ctx.err(`FAIL export: ${e}`);
   for (const r of reports) {
+    const db = 'anchor' in r ? r : null;
     if (r.problem !== null) {
       bad = true;
       ctx.err(`FAIL ${describeProblem(r.problem)}`);
     } else {
-      ctx.out(`ok chain=${r.chain_id} rows=${r.rows} seq=${r.first_seq ?? '-'}..${r.last_seq ?? '-'} head=${r.head_hash ?? '-'} checkpoints_verified=${r.checkpoints_verified}`);
+      const from = db !== null ? ` ${FROM[db.anchor]}:${db.from_seq}` : '';
+      ctx.out(`ok chain=${r.chain_id} rows=${r.rows} seq=${r.first_seq ?? '-'}..${r.last_seq ?? '-'} head=${r.head_hash ?? '-'} checkpoints_verified=${r.checkpoints_verified}${from}`);
     }
-    if (r.checkpoints_unsigned_check > 0) {
-      ctx.err(`warning chain=${r.chain_id}: ${r.checkpoints_unsigned_check} checkpoint signature(s) not checked (no public key given)`);
+    if (r.checkpoints_unsigned_check > 0 || db?.archive_unsigned_check === true) {
+      ctx.err(`warning chain=${r.chain_id}: checkpoint or archive signature(s) not checked (no public key given); every run reads the whole chain`);
     }
   }
   return bad ? EXIT_FAIL : EXIT_OK;
+}
+
+/** Incremental verification of the database, marks kept in MEM0_GOV_AUDIT_VERIFY_STATE, outcome in audit.chain_status. */
+async function verifyStored(cfg: AuditConfig, keys: CheckpointVerifier[], o: { chain?: string; full?: boolean; verifier: string }): Promise<DbChainReport[]> {
+  return withClient(cfg.pgUrl, async (c) => {
+    const marks = VerifyMarks.load(cfg.verifyStateFile ?? '.state/audit-verify.json', await databaseKey(c));
+    const reports = await verifyDatabase(c, { keys, marks, full: o.full === true, ...(o.chain !== undefined ? { chain: o.chain } : {}) });
+    marks.save();
+    for (const r of reports) await saveChainStatus(c, statusOf(r, o.verifier)).catch(() => undefined);
+    return reports;
+  });
 }
 
 async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
@@ -67,12 +89,16 @@ const migrate = command({
 const verify = command({
   path: 'audit verify',
   usage: [
-    'audit verify [--chain C] [--public-key PEM]...',
+    'audit verify [--chain C] [--full] [--public-key PEM]...',
     'audit verify --file ROWS --manifest MANIFEST [--public-key PEM]...',
   ],
-  notes: ['exit 1 names the first bad row of each broken chain'],
+  notes: [
+    'each chain is read from the last signed checkpoint this verifier verified (MEM0_GOV_AUDIT_VERIFY_STATE), or its archive boundary;',
+    '--full re-reads every stored row. Exit 1 names the first bad row of each broken chain.',
+  ],
   options: {
     chain: { type: 'string' },
+    full: { type: 'boolean' },
     file: { type: 'string' },
     manifest: { type: 'string' },
     'public-key': { type: 'string', multiple: true },
@@ -85,9 +111,9 @@ const verify = command({
       const res = verifyExport(values.file, values.manifest, keys);
       return printReports(ctx, res.reports, res.manifestProblems);
     }
-    // A second connection lets PostgreSQL build pages in parallel with the first.
-    const reports = await withClient(cfg.pgUrl, (c) => withClient(cfg.pgUrl, (reader) =>
-      verifyDatabase(c, { keys, readers: [reader], ...(values.chain !== undefined ? { chain: values.chain } : {}) })));
+    const reports = await verifyStored(cfg, keys, {
+      full: values.full === true, verifier: `cli:${userInfo().username}`, ...(values.chain !== undefined ? { chain: values.chain } : {}),
+    });
     if (reports.length === 0) ctx.out('no audit chains');
     return printReports(ctx, reports);
   },
@@ -146,7 +172,8 @@ const checkpoint = command({
       // Sign only what verifies: a checkpoint must never bless a tampered chain.
       let code = EXIT_OK;
       for (const chain of chains) {
-        const [rep] = await verifyDatabase(c, { chain, keys: [loadVerifier(signer.publicKeyPem)] });
+        // Every row, not only those after the last verified checkpoint: a checkpoint must never bless a tampered chain.
+        const [rep] = await verifyStored(cfg, [loadVerifier(signer.publicKeyPem)], { chain, full: true, verifier: `cli:${userInfo().username}` });
         if (rep === undefined || rep.problem !== null || rep.last_seq === null || rep.head_hash === null) {
           if (rep?.problem) ctx.err(`FAIL ${describeProblem(rep.problem)}: not signing`);
           code = rep?.problem ? EXIT_FAIL : code;
@@ -161,5 +188,74 @@ const checkpoint = command({
   },
 });
 
-export const audit = group('audit', [migrate, verify, exportCmd, checkpoint]);
+const archive = command({
+  path: 'audit archive',
+  usage: ['audit archive [--before YYYY-MM] --out DIR [--format jsonl|csv] [--public-key PEM]... [--dry-run]'],
+  notes: [
+    'exports and verifies every monthly partition that ends at or before --before (default: what MEM0_GOV_AUDIT_RETENTION_MONTHS',
+    'makes due), signs each chain\'s boundary, records the admin row, then detaches and drops the partitions. --dry-run: export and',
+    'verify only. Needs MEM0_GOV_PG_ADMIN_URL (the schema owner) and MEM0_GOV_AUDIT_CHECKPOINT_KEY_FILE.',
+  ],
+  options: {
+    before: { type: 'string' },
+    out: { type: 'string' },
+    format: { type: 'string' },
+    'public-key': { type: 'string', multiple: true },
+    'dry-run': { type: 'boolean' },
+  },
+  async run({ values, ctx }) {
+    const cfg = loadAuditConfig(ctx.env);
+    const format = values.format ?? 'jsonl';
+    if (format !== 'jsonl' && format !== 'csv') throw new UsageError('--format must be jsonl or csv');
+    if (values.out === undefined) throw new UsageError('--out DIR is required');
+    if (cfg.checkpointKeyPem === undefined) throw new ConfigError(`${PREFIX}AUDIT_CHECKPOINT_KEY_FILE`, 'is not set (archive signs each chain\'s boundary)');
+    if (cfg.adminUrl === undefined) throw new ConfigError(`${PREFIX}PG_ADMIN_URL`, 'is not set (archive detaches and drops partitions as the schema owner)');
+    const retention = cfg.retentionMonths ?? 12;
+    const latest = retentionBoundary(new Date(), retention);
+    let before = latest;
+    if (values.before !== undefined) {
+      try {
+        before = parseMonth(values.before);
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+    }
+    if (before.getTime() > latest.getTime()) {
+      throw new UsageError(`--before ${values.before}: ${PREFIX}AUDIT_RETENTION_MONTHS=${retention} keeps every month from ${latest.toISOString().slice(0, 7)} on`);
+    }
+    const signer = loadSigner(cfg.checkpointKeyPem);
+    const keys = [...verifierKeys(values['public-key'], cfg, ctx.env), loadVerifier(signer.publicKeyPem)];
+    const month = before.toISOString().slice(0, 7);
+    const res = await withClient(cfg.adminUrl, (c) => archiveBefore(c, {
+      before, outDir: values.out!, format, signer, keys, dryRun: values['dry-run'] === true,
+      record: (details) => record(ctx, { command: 'audit.archive', target: `before:${month}`, details }),
+    }));
+    if (res.partitions.length === 0) {
+      ctx.out(`nothing to archive before ${month}`);
+      return EXIT_OK;
+    }
+    for (const b of res.boundaries) ctx.out(`boundary chain=${b.chain_id} seq=${b.seq} hash=${b.hash} rows=${b.rows}`);
+    ctx.out(`${values['dry-run'] === true ? 'verified (dry run, nothing dropped)' : 'archived and dropped'} partitions=${res.partitions.join(',')} rows=${res.rows} file=${res.rowsPath} manifest=${res.manifestPath}`);
+    return EXIT_OK;
+  },
+});
+
+const partitions = command({
+  path: 'audit partitions',
+  usage: ['audit partitions'],
+  notes: ['the monthly partitions of audit.events, and which are due for archive under MEM0_GOV_AUDIT_RETENTION_MONTHS'],
+  async run({ ctx }) {
+    const cfg = loadAuditConfig(ctx.env);
+    const latest = retentionBoundary(new Date(), cfg.retentionMonths ?? 12);
+    const parts = await withClient(cfg.pgUrl, (c) => listPartitions(c));
+    for (const p of parts) {
+      const range = p.upper === null ? 'default (rows no month partition takes)' : `${p.lower === null ? '-' : p.lower.toISOString()}..${p.upper.toISOString()}`;
+      const due = p.upper !== null && p.upper.getTime() <= latest.getTime();
+      ctx.out(`${p.name} ${range}${due ? ' DUE for archive' : ''}`);
+    }
+    return EXIT_OK;
+  },
+});
+
+export const audit = group('audit', [migrate, verify, exportCmd, checkpoint, archive, partitions]);
 export const run = audit.run;

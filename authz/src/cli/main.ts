@@ -20,7 +20,7 @@ export const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
 };
 
 export const USAGE = `usage: mem0-gov <command> [args]
-  audit verify|export|checkpoint|migrate   the hash-chained audit log
+  audit verify|export|checkpoint|migrate|archive|partitions   the hash-chained audit log
   limits get|set|unset                     rate limits in Redis (applied by every replica within 2 s)
   revoke|unrevoke                          deny-list a jti, subject, agent or tenant
   tenant suspend|resume|status             incident containment

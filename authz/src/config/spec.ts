@@ -78,6 +78,15 @@ export const SPEC = {
     type: 'int', default: 5, min: 0, max: 300, group: 'service', readBy: 'service',
     description: 'after SIGTERM: NOT_SERVING + keep answering this long, then finish in-flight checks and stop',
   },
+  CHECK_BUDGET_MS: {
+    // Keep it inside Envoy's ext_authz timeout (0.25 s in envoy/envoy.yaml), with room for the network.
+    type: 'int', default: 200, min: 20, max: 60_000, group: 'service', readBy: 'service',
+    description: "what one check may take, inside Envoy's 250 ms ext_authz timeout; the deadlines derive from it: audit durability (¼: PostgreSQL's commit, else the spool), Redis (¼, unless `REDIS_TIMEOUT_MS`)",
+  },
+  MAX_IN_FLIGHT: {
+    type: 'int', default: 64, min: 1, max: 100_000, group: 'service', readBy: 'service',
+    description: 'admission: checks decided at once; beyond it a check is answered at once with 503 `overloaded` and `Retry-After`, audited',
+  },
 
   // ── logs ──────────────────────────────────────────────────────────────────────────────────
   LOG_LEVEL: {
@@ -164,7 +173,10 @@ export const SPEC = {
     description: 'Redis Cluster seeds; when set, Cluster is used and `REDIS_URL` only supplies TLS',
   },
   REDIS_PASSWORD: { type: 'secret', group: 'redis', readBy: 'both', description: 'Redis password' },
-  REDIS_TIMEOUT_MS: { type: 'int', default: 50, min: 1, max: 60_000, group: 'redis', readBy: 'service', description: "bound on the gate's Redis call" },
+  REDIS_TIMEOUT_MS: {
+    type: 'int', min: 1, max: 60_000, group: 'redis', readBy: 'service', defaultDoc: '`CHECK_BUDGET_MS` / 4 (50)',
+    description: 'bound on every Redis command (the gate\'s call, owner cache, limits refresh); slower is down: the failure modes apply',
+  },
 
   // ── gate: limits, sessions, failure modes, break-glass ───────────────────────────────────
   LIMIT_DEFAULT: {
@@ -251,6 +263,18 @@ export const SPEC = {
   AUDIT_CHECKPOINT_PUBLIC_KEY_FILE: {
     type: 'path', group: 'audit', readBy: 'cli',
     description: 'what `audit verify` checks checkpoints against when `--public-key` is not given',
+  },
+  AUDIT_RETENTION_MONTHS: {
+    type: 'int', default: 12, min: 1, max: 1200, group: 'audit', readBy: 'both',
+    description: 'full months of audit rows kept in PostgreSQL besides the current one; older monthly partitions are due for `mem0-gov audit archive` (export, verify, then drop), which refuses newer ones. Nothing is ever dropped otherwise: due months are logged and counted (`mem0gov_audit_partitions_due`, alert)',
+  },
+  AUDIT_VERIFY_INTERVAL_SECONDS: {
+    type: 'int', default: 60, min: 0, max: 86_400, group: 'audit', readBy: 'service',
+    description: 'the service verifies the rows written since its last signed checkpoint this often (one replica at a time) and exports `mem0gov_audit_chain_broken`; `0` = off',
+  },
+  AUDIT_VERIFY_STATE: {
+    type: 'path', default: '.state/audit-verify.json', group: 'audit', readBy: 'both',
+    description: 'the last signed checkpoint verified per chain: where the next incremental `audit verify` (and the service\'s verifier) starts; lost = one full verification',
   },
 
   // ── CLI ───────────────────────────────────────────────────────────────────────────────────

@@ -1,6 +1,12 @@
 // Stage 3: the Redis gate. One EVALSHA per request decides revocation, suspension, session
 // limits, GCRA rate limits and fetches an active break-glass grant (see script.ts, README.md).
-// When Redis is down or slow the configured failure modes decide instead.
+// When Redis is down or slow the configured failure modes decide instead. Slow is down: a call
+// that fails or does not answer within the Redis deadline opens a breaker; while it is open every
+// check applies the failure modes at once and one probe at a time (every PROBE interval) asks
+// Redis; the first answer (or the connection becoming ready again) closes it. So a frozen Redis
+// costs one deadline per probe, not one per request, and no calls pile up behind it. A single
+// slow call among good ones does not open it (TRIP_AFTER).
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '../logger.js';
 import type { Reason } from '../reasons.js';
 import type { BreakGlassGrant, Gate, GateResult, Identity, Mem0Request } from '../types.js';
@@ -64,11 +70,31 @@ export async function createRedisGate(deps: {
   }
 
   let redisDown = false;
+  // The breaker: opens after TRIP_AFTER failed or late calls in a row (one slow call among good
+  // ones is a hiccup, not an outage); while open, one probe call at a time.
+  const TRIP_AFTER = 3;
+  const probeEveryMs = Math.max(2 * config.timeoutMs, 100);
+  let failuresInRow = 0;
+  let breakerOpen = false;
+  let probing = false;
+  let nextProbeAt = 0;
   const markUp = (): void => {
     if (redisDown) log.info('redis gate recovered');
     redisDown = false;
+    breakerOpen = false;
+    failuresInRow = 0;
     metrics.dependencyUp.set({ dependency: 'redis' }, 1);
   };
+  const trip = (): void => {
+    failuresInRow++;
+    if (!breakerOpen && failuresInRow < TRIP_AFTER) return;
+    breakerOpen = true;
+    nextProbeAt = performance.now() + probeEveryMs;
+  };
+  // A reconnected client answers at once: no need to wait for the next probe.
+  const onReady = (): void => { breakerOpen = false; failuresInRow = 0; };
+  redis.on('ready', onReady);
+  const breakerOpenError = new Error('redis breaker open: failing fast until a probe answers');
 
   function whenRedisFails(identity: Identity, eff: EffectiveLimits, nowMs: number, err: unknown): GateResult {
     if (!redisDown) log.error({ err: (err as Error).message, reason: 'redis_unavailable' }, 'redis gate call failed; applying failure modes');
@@ -142,11 +168,21 @@ export async function createRedisGate(deps: {
       tp.toleranceUs,
     ];
     let reply: ScriptReply;
+    const probe = breakerOpen;
+    if (probe) {
+      // Failing fast; one probe at a time finds out when Redis answers again.
+      if (probing || performance.now() < nextProbeAt) return whenRedisFails(identity, eff, nowMs, breakerOpenError);
+      probing = true;
+      nextProbeAt = performance.now() + probeEveryMs;
+    }
     try {
       reply = (await script.run(redis, keys, args, config.timeoutMs)) as ScriptReply;
     } catch (err) {
+      if (probe) probing = false;
+      trip();
       return whenRedisFails(identity, eff, nowMs, err);
     }
+    if (probe) probing = false;
     markUp();
     switch (reply[0]) {
       case 'revoked':
@@ -177,6 +213,7 @@ export async function createRedisGate(deps: {
     check,
     async close() {
       limits.stop();
+      redis.off('ready', onReady);
     },
   };
 }

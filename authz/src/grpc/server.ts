@@ -1,8 +1,13 @@
 // Envoy-facing gRPC: envoy.service.auth.v3.Authorization/Check and grpc.health.v1.Health.
+// Health starts NOT_SERVING: the service turns it SERVING once warm (service.ts), and back to
+// NOT_SERVING when it drains, so Envoy's health checks move traffic before and after.
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { RawCheck } from '../request/parse.js';
+import type { CheckCall } from '../pipeline.js';
+import { queuedFor, recentLag } from '../loop-lag.js';
 import type { Verdict } from '../types.js';
 import { authorizationService, externalProcessorService } from './protos.js';
 import { createStreamProcessor, type ProcessingRequest, type ProcessingResponse, type ProcessorDeps } from '../response/processor.js';
@@ -16,6 +21,8 @@ interface CheckRequestMsg {
   attributes?: {
     source?: { address?: { socket_address?: { address?: string } } };
     request?: {
+      /** When Envoy received the request (google.protobuf.Timestamp). */
+      time?: { seconds?: number | string; nanos?: number } | null;
       http?: {
         method?: string;
         path?: string;
@@ -95,10 +102,39 @@ export function checkResponse(v: Verdict): Record<string, unknown> {
   };
 }
 
+/**
+ * The call's deadline (grpc-timeout, i.e. Envoy's ext_authz timeout) on performance.now()'s clock.
+ * grpc-js counts it from when it read the headers, but they may have waited before that: as long
+ * as the event loop has lately been late (loop-lag.ts), or — for a check without a body, whose
+ * ext_authz call starts when Envoy has the request — as long as its age on arrival says
+ * (`requestTimeMs`: CheckRequest attributes.request.time). The larger is taken off: an answer that
+ * may be too late is treated as too late.
+ */
+export function deadlineOf(d: grpc.Deadline, requestTimeMs?: number): number {
+  const at = d instanceof Date ? d.getTime() : d;
+  if (!Number.isFinite(at)) return Infinity;
+  const now = Date.now();
+  const queued = Math.max(recentLag(), requestTimeMs !== undefined ? queuedFor(now - requestTimeMs) : 0);
+  return performance.now() + (at - now) - queued;
+}
+
+/** attributes.request.time in ms since the epoch, for a check without a body (else undefined). */
+function requestTimeOf(msg: CheckRequestMsg): number | undefined {
+  const r = msg.attributes?.request;
+  const http = r?.http;
+  if ((http?.raw_body?.length ?? 0) > 0 || (http?.body?.length ?? 0) > 0) return undefined;
+  const t = r?.time;
+  if (t === undefined || t === null) return undefined;
+  const ms = Number(t.seconds ?? 0) * 1000 + Number(t.nanos ?? 0) / 1e6;
+  return ms > 0 ? ms : undefined;
+}
+
 export interface GrpcServerHandle {
   server: grpc.Server;
   port: number;
   health: HealthImplementation;
+  /** SERVING (warm) or NOT_SERVING (warming, draining), for every service name. */
+  setServing(on: boolean): void;
   /** Marks NOT_SERVING, then waits for in-flight calls (bounded) and stops. */
   shutdown(graceMs: number): Promise<void>;
 }
@@ -106,7 +142,7 @@ export interface GrpcServerHandle {
 export async function startGrpcServer(opts: {
   host: string;
   port: number;
-  decide: (raw: RawCheck) => Promise<{ verdict: Verdict }>;
+  decide: (raw: RawCheck, call?: CheckCall) => Promise<{ verdict: Verdict; delivered?: boolean }>;
   /** The response stage (ext_proc) on the same port. */
   processor: ProcessorDeps;
   logger: Logger;
@@ -125,7 +161,8 @@ export async function startGrpcServer(opts: {
         return;
       }
       opts
-        .decide(raw)
+        .decide(raw, { deadline: deadlineOf(call.getDeadline(), requestTimeOf(call.request)), cancelled: () => call.cancelled })
+        // An undelivered answer (the caller gave up) is recorded as such; grpc-js drops it anyway.
         .then((o) => callback(null, checkResponse(o.verdict)))
         .catch((err: unknown) => {
           // decide() audits and never throws by design; if it does, Envoy's status_on_error (503) applies.
@@ -169,18 +206,17 @@ export async function startGrpcServer(opts: {
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${opts.host}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
   });
-  health.setStatus('', 'SERVING');
-  health.setStatus(AUTHZ_SERVICE_NAME, 'SERVING');
-  health.setStatus(EXT_PROC_SERVICE_NAME, 'SERVING');
+  const setServing = (on: boolean): void => {
+    for (const name of ['', AUTHZ_SERVICE_NAME, EXT_PROC_SERVICE_NAME]) health.setStatus(name, on ? 'SERVING' : 'NOT_SERVING');
+  };
   return {
     server,
     port,
     health,
+    setServing,
     shutdown: (graceMs) =>
       new Promise<void>((resolve) => {
-        health.setStatus('', 'NOT_SERVING');
-        health.setStatus(AUTHZ_SERVICE_NAME, 'NOT_SERVING');
-        health.setStatus(EXT_PROC_SERVICE_NAME, 'NOT_SERVING');
+        setServing(false);
         const force = setTimeout(() => {
           server.forceShutdown();
           resolve();

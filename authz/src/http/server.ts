@@ -6,7 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { RawCheck } from '../request/parse.js';
+import type { CheckCall } from '../pipeline.js';
+import { recentLag } from '../loop-lag.js';
 import type { Verdict } from '../types.js';
 import { registry } from '../metrics.js';
 import { CONTEXT_HEADER, METADATA_KEY } from '../response/context.js';
@@ -67,6 +70,19 @@ function writeVerdict(res: ServerResponse, v: Verdict): void {
   res.end(JSON.stringify(v.body));
 }
 
+/**
+ * Envoy's deadline for an HTTP check: `x-envoy-expected-rq-timeout-ms` (the ext_authz timeout, set
+ * by Envoy's router on the call) from when the request arrived; the caller is gone once Envoy
+ * closed the request (its timeout fired).
+ */
+export function checkCallFromHttp(req: IncomingMessage, res: ServerResponse, arrived: number): CheckCall {
+  const t = Number(req.headers['x-envoy-expected-rq-timeout-ms']);
+  return {
+    deadline: Number.isFinite(t) && t > 0 ? arrived + t - recentLag() : Infinity,
+    cancelled: () => res.destroyed || req.socket.destroyed,
+  };
+}
+
 async function readBody(req: IncomingMessage): Promise<Uint8Array | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -82,8 +98,12 @@ export async function startHttpServer(opts: {
   host: string;
   port: number;
   readiness: () => Readiness;
-  decide: (raw: RawCheck) => Promise<{ verdict: Verdict }>;
+  /** What the gRPC health service says (warm, not draining): `/serving`, for HTTP health checks. */
+  serving?: () => boolean;
+  decide: (raw: RawCheck, call?: CheckCall) => Promise<{ verdict: Verdict }>;
   logger: Logger;
+  /** More routes (the audit API, /audit/): true when it answered the request. */
+  routes?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const server = createServer((req, res) => {
     const url = req.url ?? '/';
@@ -96,6 +116,13 @@ export async function startHttpServer(opts: {
       res.writeHead(r.ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: r.ready ? 'ready' : 'not_ready', checks: r.checks }));
       return;
     }
+    if (url === '/serving') {
+      // The HTTP face of grpc.health.v1 (Envoy's HTTP health check on the /check cluster):
+      // 200 once warm, 503 before and while draining. Dependencies are /readyz's business.
+      const ok = opts.serving?.() ?? true;
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(ok ? '{"status":"SERVING"}' : '{"status":"NOT_SERVING"}');
+      return;
+    }
     if (url === '/metrics') {
       registry
         .metrics()
@@ -104,14 +131,15 @@ export async function startHttpServer(opts: {
       return;
     }
     if (url === CHECK_PREFIX || url.startsWith(`${CHECK_PREFIX}/`) || url.startsWith(`${CHECK_PREFIX}?`)) {
+      const arrived = performance.now();
       readBody(req)
         .then(async (body) => {
           if (body === undefined) {
             refusal(res, 'body_too_large', String(req.headers['x-request-id'] ?? ''));
             return;
           }
-          const { verdict } = await opts.decide(rawCheckFromHttp(req, body));
-          writeVerdict(res, verdict);
+          const { verdict } = await opts.decide(rawCheckFromHttp(req, body), checkCallFromHttp(req, res, arrived));
+          if (!res.destroyed) writeVerdict(res, verdict);
         })
         .catch((err: unknown) => {
           opts.logger.error({ err: { message: (err as Error)?.message } }, 'http check failed');
@@ -119,6 +147,7 @@ export async function startHttpServer(opts: {
         });
       return;
     }
+    if (opts.routes?.(req, res) === true) return;
     res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not_found"}');
   });
   await new Promise<void>((resolve, reject) => {

@@ -5,6 +5,7 @@
 // (owner ids + PHI flag, no expiry) so the history Mem0 keeps stays readable by that tenant.
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
+import { createLogLimiter } from '../log-limit.js';
 import { PipelineStop } from '../errors.js';
 import { esc, PREFIX } from '../redis/keys.js';
 import { isPhiMetadata } from '../request/phi.js';
@@ -68,6 +69,8 @@ function fromCache(raw: string | null, tombstone = false): MemoryOwner | undefin
 
 export function createOwnerLookup(deps: OwnerLookupDeps): OwnerLookup {
   const log = deps.logger.child({ component: 'owner' });
+  // Redis or Mem0 down fails these once per request: one line per kind and window, with counts.
+  const limited = createLogLimiter();
   const doFetch = deps.fetchImpl ?? fetch;
   const base = deps.mem0Url.replace(/\/+$/, '');
   // Concurrent lookups of one id share a single Mem0 request.
@@ -104,7 +107,7 @@ export function createOwnerLookup(deps: OwnerLookupDeps): OwnerLookup {
     try {
       cached = fromCache(await deps.redis.get(key));
     } catch (err) {
-      log.warn({ err: (err as Error).message, requestId }, 'owner cache read failed; asking mem0');
+      limited('warn', log, 'cache-read', { err: (err as Error).message, requestId }, 'owner cache read failed; asking mem0');
     }
     if (cached !== undefined) return cached;
     // A memory deleted through mem0-gov stays deleted (ids are never reused): its tombstone
@@ -113,19 +116,19 @@ export function createOwnerLookup(deps: OwnerLookupDeps): OwnerLookup {
       const tomb = fromCache(await deps.redis.get(tombstoneKey(memoryId)), true);
       if (tomb !== undefined) return tomb;
     } catch (err) {
-      log.warn({ err: (err as Error).message, requestId }, 'tombstone read failed; asking mem0');
+      limited('warn', log, 'tombstone-read', { err: (err as Error).message, requestId }, 'tombstone read failed; asking mem0');
     }
     let owner: MemoryOwner;
     try {
       owner = await fetchOwner(memoryId, requestId);
     } catch (err) {
-      log.error({ err: (err as Error).message, requestId, memoryId }, 'owner lookup failed');
+      limited('error', log, 'lookup', { err: (err as Error).message, requestId, memoryId }, 'owner lookup failed');
       throw err;
     }
     // Only existing memories are cached: a "not found" may be a memory about to be created.
     if (owner.exists && deps.ttlSeconds > 0) {
       deps.redis.set(key, JSON.stringify(owner), 'EX', deps.ttlSeconds).catch((err: Error) => {
-        log.warn({ err: err.message, requestId }, 'owner cache write failed');
+        limited('warn', log, 'cache-write', { err: err.message, requestId }, 'owner cache write failed');
       });
     }
     return owner;

@@ -4,6 +4,7 @@
 import { Redis, Cluster } from 'ioredis';
 import type { Env } from '../config/env.js';
 import { read } from '../config/read.js';
+import { loadBudget } from '../budget.js';
 import type { Logger } from '../logger.js';
 
 export type RedisClient = import('ioredis').Redis | import('ioredis').Cluster;
@@ -29,9 +30,9 @@ export function loadRedisConfig(env: Env): RedisConfig {
   };
 }
 
-/** MEM0_GOV_REDIS_TIMEOUT_MS: the connection's bound, which the gate's calls use too (GateConfig.timeoutMs). */
+/** The Redis deadline (budget.ts): the connection's bound on every command, the gate's call included (GateConfig.timeoutMs). */
 export function loadRedisTimeoutMs(env: Env): number {
-  return read(env, 'REDIS_TIMEOUT_MS');
+  return loadBudget(env).redisMs;
 }
 
 /** Reconnect quickly at first, then at most once a second, forever. */
@@ -39,12 +40,23 @@ function backoff(times: number): number {
   return Math.min(50 * times, 1000);
 }
 
-export function connectRedis(cfg: RedisConfig, logger: Logger): RedisClient {
+/**
+ * `commandTimeoutMs` (the service: the Redis deadline, cfg.timeoutMs) bounds every command: a
+ * Redis that accepts connections but does not answer (frozen, swapping, a long script) fails the
+ * command like a refused connection, so every caller's failure path applies to slowness too. The
+ * CLI leaves it unset (not on the request path).
+ */
+export function connectRedis(cfg: RedisConfig, logger: Logger, opts: { commandTimeoutMs?: number } = {}): RedisClient {
   const log = logger.child({ component: 'redis' });
+  const bounded = opts.commandTimeoutMs !== undefined ? { commandTimeout: opts.commandTimeoutMs } : {};
+  // Commands issued in the same tick share one write (one syscall): under load the gate's
+  // EVALSHAs of many checks go out together, as their replies come back together.
+  const pipelined = { enableAutoPipelining: true };
   let client: RedisClient;
   if (cfg.clusterNodes.length > 0) {
     const tls = cfg.url.startsWith('rediss:') ? { tls: {} } : {};
     client = new Cluster(cfg.clusterNodes, {
+      ...pipelined,
       clusterRetryStrategy: backoff,
       enableOfflineQueue: false,
       slotsRefreshTimeout: Math.max(1000, cfg.timeoutMs * 4),
@@ -53,15 +65,18 @@ export function connectRedis(cfg: RedisConfig, logger: Logger): RedisClient {
         ...tls,
         maxRetriesPerRequest: 0,
         connectTimeout: 2000,
+        ...bounded,
       },
     });
   } else {
     client = new Redis(cfg.url, {
+      ...pipelined,
       ...(cfg.password !== undefined ? { password: cfg.password } : {}),
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       retryStrategy: backoff,
       connectTimeout: 2000,
+      ...bounded,
     });
   }
   // Without a listener ioredis prints unhandled errors; log each state change once instead.

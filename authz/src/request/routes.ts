@@ -16,7 +16,7 @@ export type AnswerKind =
 export interface RouteSpec {
   id: RouteId;
   method: string;
-  /** Literal segments, `:memory_id`, `:entity_type`, `:entity_id`, `:key_id`, or a final `*`. */
+  /** Literal segments, `:memory_id`, `:entity_type`, `:entity_id`, `:key_id`, `:id`, or a final `*`. */
   path: string;
   action: Action;
   /** Query parameters Mem0 reads here. Others are refused on destructive routes
@@ -64,6 +64,14 @@ export const ROUTE_TABLE: readonly RouteSpec[] = [
   { id: 'mem0.account', method: '*', path: '/auth/*', action: 'account', query: [], body: 'none', answer: 'none' },
   { id: 'mem0.account', method: '*', path: '/api-keys', action: 'account', query: [], body: 'none', answer: 'none' },
   { id: 'mem0.account', method: '*', path: '/api-keys/:key_id', action: 'account', query: [], body: 'none', answer: 'none' },
+  // The audit API: served by mem0-gov (authz/src/auditapi/, Envoy routes /audit/ to authz :9192),
+  // judged here like any route so every read is a decision row. Nothing of Mem0's: no owner lookup
+  // (the memory id of /audit/memories/{id} is not `:memory_id`), no answer filtering.
+  { id: 'audit.events', method: 'GET', path: '/audit/events', action: 'audit_read', query: [], body: 'none', answer: 'none' },
+  { id: 'audit.memory', method: 'GET', path: '/audit/memories/:id', action: 'audit_read', query: [], body: 'none', answer: 'none' },
+  { id: 'audit.chains', method: 'GET', path: '/audit/chains', action: 'audit_read', query: [], body: 'none', answer: 'none' },
+  { id: 'audit.export', method: 'GET', path: '/audit/export', action: 'audit_read', query: [], body: 'none', answer: 'none' },
+  { id: 'audit.evidence', method: 'GET', path: '/audit/evidence', action: 'audit_read', query: [], body: 'none', answer: 'none' },
 ];
 
 /** One spec per route id (the first entry of each id). */

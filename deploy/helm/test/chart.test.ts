@@ -70,7 +70,8 @@ describe('chart sources', () => {
     const plain = readFileSync(join(CHART, 'files', 'envoy.yaml'), 'utf8');
     const tls = readFileSync(join(CHART, 'files', 'envoy-mem0-tls.yaml'), 'utf8');
     const count = (s: string, t: string | number): number => s.split(String(t)).length - 1;
-    expect(count(plain, TOKENS.authzHost)).toBe(1);
+    // two authz clusters: gRPC (ext_authz, ext_proc) and HTTP (the auditors' /audit/ API)
+    expect(count(plain, TOKENS.authzHost)).toBe(2);
     expect(count(plain, `port_value: ${TOKENS.authzPort}`)).toBe(count(plain, TOKENS.authzPort));
     expect(count(plain, TOKENS.mem0Host)).toBe(1);
     expect(count(plain, `port_value: ${TOKENS.mem0Port}`)).toBe(1);
@@ -295,7 +296,7 @@ describe('what the default values render', () => {
     expect(envoy.livenessProbe.tcpSocket.port).toBe('https');
   });
 
-  it('NetworkPolicy: only Envoy reaches authz :9191, only Prometheus reaches :9192, Envoy only on :9000', () => {
+  it('NetworkPolicy: only Envoy reaches authz :9191, only Prometheus and Envoy (/audit/) reach :9192, Envoy only on :9000', () => {
     const np = one(defaults, 'NetworkPolicy', 'mem0-gov-authz');
     const authz = pod(one(defaults, 'StatefulSet', 'mem0-gov-authz'));
     const envoy = pod(one(defaults, 'Deployment', 'mem0-gov-envoy'));
@@ -303,15 +304,20 @@ describe('what the default values render', () => {
     expect(matches(np.spec.podSelector.matchLabels, envoy.metadata.labels)).toBe(false);
     expect(np.spec.policyTypes).toEqual(['Ingress']);
     const rules = np.spec.ingress.map((rule: Any) => ({ ports: rule.ports.map((p: Any) => portNumber(authz.spec, p.port)), from: rule.from }));
-    expect(rules).toHaveLength(2);
+    expect(rules).toHaveLength(3);
     const grpc = rules.find((x: Any) => x.ports.includes(9191));
     expect(grpc.ports).toEqual([9191]);
     expect(grpc.from).toHaveLength(1);
     expect(Object.keys(grpc.from[0])).toEqual(['podSelector']);
     expect(matches(grpc.from[0].podSelector.matchLabels, envoy.metadata.labels)).toBe(true);
     expect(matches(grpc.from[0].podSelector.matchLabels, authz.metadata.labels)).toBe(false);
-    const metrics = rules.find((x: Any) => x.ports.includes(9192));
-    expect(metrics.ports).toEqual([9192]);
+    const http = rules.filter((x: Any) => x.ports.includes(9192));
+    expect(http).toHaveLength(2);
+    for (const r of http) expect(r.ports).toEqual([9192]);
+    const fromEnvoy = http.find((x: Any) => Object.keys(x.from[0]).join() === 'podSelector')!;
+    expect(fromEnvoy.from).toHaveLength(1);
+    expect(matches(fromEnvoy.from[0].podSelector.matchLabels, envoy.metadata.labels)).toBe(true);
+    const metrics = http.find((x: Any) => x !== fromEnvoy)!;
     expect(metrics.from).toEqual([{
       namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
       podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } },

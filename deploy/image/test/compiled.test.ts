@@ -89,6 +89,8 @@ describe('compiled JavaScript (deploy/image/build-js.ts)', () => {
     const files = walk(join(tree.root, 'dist'));
     expect(files.filter((f) => f.endsWith('.ts'))).toEqual([]);
     expect(files.filter((f) => f.endsWith('.js')).length).toBeGreaterThan(50);
+    // The audit explorer page travels with its compiled server (tsc emits no static files).
+    for (const f of ['index.html', 'app.js', 'app.css']) expect(files).toContain(join(tree.root, LAYOUT.compiledDir, 'auditapi', 'ui', f));
   });
 
   it('runs without tsx or any devDependency installed', () => {

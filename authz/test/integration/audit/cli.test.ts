@@ -25,6 +25,7 @@ function ctx(extra: Record<string, string> = {}): CliContext & { lines: string[]
     MEM0_GOV_PG_ADMIN_URL: db.ownerUrl,
     MEM0_GOV_AUDIT_CHECKPOINT_KEY_FILE: keyFile,
     MEM0_GOV_AUDIT_ADMIN_CHAIN_ID: 'admin:test',
+    MEM0_GOV_AUDIT_VERIFY_STATE: join(dir, 'verify-state.json'),
     MEM0_GOV_LOG_LEVEL: 'silent',
     ...extra,
   };
@@ -119,13 +120,17 @@ describe('mem0-gov audit', () => {
     expect(await run(['verify', '--chain', 'admin:test', '--public-key', pubFile], v)).toBe(0);
   });
 
-  it('verify exits non-zero and names chain, seq, event id and what is wrong', async () => {
+  it('verify --full exits non-zero and names chain, seq, event id and what is wrong; a routine run starts after its last verified checkpoint', async () => {
     const id = (await db.su.query("SELECT event_id FROM audit.events WHERE chain_id = 'svc-1' AND seq = 42")).rows[0].event_id;
     await db.su.query('ALTER TABLE audit.events DISABLE TRIGGER events_no_update');
     await db.su.query("UPDATE audit.events SET tenant = 'evil' WHERE chain_id = 'svc-1' AND seq = 42");
     await db.su.query('ALTER TABLE audit.events ENABLE TRIGGER events_no_update');
+    // The earlier runs verified up to the checkpoint at seq 100: a routine run does not read seq 42 again.
+    const routine = ctx();
+    expect(await run(['verify', '--chain', 'svc-1', '--public-key', pubFile], routine)).toBe(0);
+    expect(routine.lines.join('\n')).toMatch(/ok chain=svc-1 rows=0 .*from=verified-checkpoint:101/);
     const c = ctx();
-    expect(await run(['verify', '--public-key', pubFile], c)).toBe(1);
+    expect(await run(['verify', '--full', '--public-key', pubFile], c)).toBe(1);
     expect(c.errors.join('\n')).toContain(`FAIL chain=svc-1 seq=42 event_id=${id} hash_mismatch`);
     // And checkpoint refuses to sign over it.
     const cp = ctx();

@@ -1,7 +1,7 @@
 // `mem0-gov evidence` against a real stack: the pack an auditor receives.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -59,6 +59,34 @@ describe('mem0-gov evidence', () => {
       expect(createHash('sha256').update(readFileSync(join(out, f.name))).digest('hex')).toBe(f.sha256);
     }
     expect(manifest.files.map((f: { name: string }) => f.name)).toEqual(expect.arrayContaining(['chain-verification.json', 'checkpoints.json', 'role-matrix.json', 'decisions-by-tenant.csv', 'config.json', 'policy.json']));
+  });
+
+  it('connects as the schema owner with MEM0_GOV_PG_ADMIN_PASSWORD(_FILE) applied', async () => {
+    // An owner role PostgreSQL asks a password of (scram), whatever the trust the stack gives others.
+    const su = new pg.Client(stack.pgOwnerUrl);
+    await su.connect();
+    try {
+      await su.query("CREATE ROLE evidence_owner LOGIN PASSWORD 'ev1dence-Pw'");
+      await su.query('GRANT USAGE ON SCHEMA audit TO evidence_owner');
+      await su.query('GRANT SELECT ON ALL TABLES IN SCHEMA audit TO evidence_owner');
+      const hba = join(stack.pg.dataDir, 'pg_hba.conf');
+      writeFileSync(hba, `host all evidence_owner 127.0.0.1/32 scram-sha-256\n${readFileSync(hba, 'utf8')}`);
+      await su.query('SELECT pg_reload_conf()');
+    } finally {
+      await su.end();
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'evidence-pw-'));
+    const pwFile = join(dir, 'owner-password');
+    appendFileSync(pwFile, 'ev1dence-Pw\n', { mode: 0o600 });
+    const ownerUrl = `postgres://evidence_owner@127.0.0.1:${stack.pg.port}/mem0gov`;
+    const ok = ctx({ MEM0_GOV_PG_ADMIN_URL: ownerUrl, MEM0_GOV_PG_ADMIN_PASSWORD_FILE: pwFile });
+    expect(await run(['--out', join(dir, 'pack')], ok), ok.lines.join('\n')).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'pack', 'chain-verification.json'), 'utf8')).result).toBe('valid');
+    expect(readFileSync(join(dir, 'pack', 'config.json'), 'utf8')).not.toContain('ev1dence-Pw');
+    // Without it, PostgreSQL refuses the owner: the password really is what got it in.
+    const without = ctx({ MEM0_GOV_PG_ADMIN_URL: ownerUrl });
+    expect(await run(['--out', join(dir, 'pack-2')], without)).toBe(1);
+    expect(without.lines.join('\n')).toMatch(/password/);
   });
 
   it('reports a broken chain and exits non-zero', async () => {

@@ -187,6 +187,7 @@ describe('edge security settings (committed files)', () => {
     (at(back, 'admin', 'address', 'socket_address') as Obj).port_value = 9901;
     Object.assign(at(back, 'static_resources', 'listeners', 0, 'address', 'socket_address') as Obj, { address: '0.0.0.0', port_value: 9000 });
     Object.assign(sock(back, 'mem0_gov_authz') as Obj, { address: '127.0.0.1', port_value: 9191 });
+    Object.assign(sock(back, 'mem0_gov_authz_http') as Obj, { address: '127.0.0.1', port_value: 9192 });
     Object.assign(sock(back, 'mem0') as Obj, { address: '127.0.0.1', port_value: 9006 });
     const backTls = at(back, 'static_resources', 'listeners', 0, 'filter_chains', 0, 'transport_socket', 'typed_config', 'common_tls_context', 'tls_certificates', 0) as Obj;
     backTls.certificate_chain = { filename: '.state/certs/server.crt' };

@@ -1,0 +1,73 @@
+// A flood through the real Envoy: authz decides at most MEM0_GOV_MAX_IN_FLIGHT checks at once
+// and refuses the rest at once — 503, reason `overloaded`, Retry-After, each refusal audited —
+// instead of letting them queue into Envoy's timeout; and Envoy's admission bucket (the outer
+// bound, envoy.filters.http.local_ratelimit) sheds what is beyond it with the same reason before
+// authz sees it. Envoy's ext_authz timeout is the test stacks' 2 s: this is about who answers and
+// how, not about latency on a loaded CI machine (bench/soak/faults.ts measures the flood against
+// the shipped budget).
+import { afterAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { startStack, type Stack } from '../../../testing/stack.js';
+import { loadClient, mixed, openLoop, type LoadResult } from '../../../testing/load.js';
+import { FAULT_ENV, expectConsistent, settledAudit, tokens } from './helpers.js';
+
+const stacks: Stack[] = [];
+afterAll(async () => {
+  for (const s of stacks) await s.stop();
+});
+
+/** `n` requests sent as fast as the client can (a burst far above any in-flight bound). */
+async function burst(stack: Stack, toks: string[], n: number): Promise<LoadResult[]> {
+  const client = loadClient(stack.envoy.baseUrl, stack.envoy.caFile, { sessions: 16 });
+  try {
+    return await openLoop(client, { rate: n * 10, durationMs: 100, make: mixed(toks) });
+  } finally {
+    await client.close();
+  }
+}
+
+describe('a flood', () => {
+  it('authz refuses what it cannot take at once: 503 overloaded with Retry-After, audited; nothing times out; it recovers', async () => {
+    const stack = await startStack({ authzProcesses: 1, env: { ...FAULT_ENV, MEM0_GOV_MAX_IN_FLIGHT: '8' } });
+    stacks.push(stack);
+    const toks = await tokens(stack);
+    const results = await burst(stack, toks, 600);
+    expect(results).toHaveLength(600);
+    const refused = results.filter((r) => r.reason === 'overloaded');
+    expect(refused.length).toBeGreaterThan(0);
+    for (const r of refused) expect(r).toMatchObject({ by: 'authz', status: 503, retryAfter: '1' });
+    // Every answer is Mem0's (allowed), authz's denial or authz's refusal: none is Envoy's timeout.
+    expect(results.filter((r) => r.by === 'envoy' || r.by === 'none')).toEqual([]);
+    expect(results.filter((r) => r.status >= 500 && r.reason !== 'overloaded')).toEqual([]);
+    // Refusals are in the trail like any decision, with their reason.
+    const a = await settledAudit(stack, results);
+    expectConsistent(a, results);
+    const c = new pg.Client(stack.pgOwnerUrl);
+    await c.connect();
+    try {
+      const rows = await c.query<{ n: number }>("SELECT count(*)::int AS n FROM audit.events WHERE kind = 'decision' AND reasons[1] = 'overloaded' AND request_id = ANY($1::text[])",
+        [refused.map((r) => r.requestId)]);
+      expect(rows.rows[0]!.n).toBe(refused.length);
+    } finally {
+      await c.end();
+    }
+    // Back to normal once the flood is over.
+    const after = await burst(stack, toks, 4);
+    expect(after.filter((r) => r.tag === 'allow').every((r) => r.status === 200)).toBe(true);
+  });
+
+  it("Envoy's admission bucket sheds beyond its rate before authz: 503 overloaded, Retry-After, the deny body's shape", async () => {
+    const stack = await startStack({ admissionRate: 20, env: FAULT_ENV });
+    stacks.push(stack);
+    const toks = await tokens(stack);
+    const results = await burst(stack, toks, 120);
+    const shed = results.filter((r) => r.by === 'envoy');
+    expect(shed.length).toBeGreaterThan(0);
+    for (const r of shed) expect(r).toMatchObject({ status: 503, reason: 'overloaded', retryAfter: '1' });
+    expect(results.filter((r) => r.status >= 500 && r.reason !== 'overloaded')).toEqual([]);
+    // Shed ones never reached authz: no row for them; the others are consistent as ever.
+    const a = await settledAudit(stack, results);
+    expectConsistent(a, results);
+    expect(a.decisionRows).toBe(results.length - shed.length);
+  });
+});

@@ -1,0 +1,288 @@
+// Availability under faults, through the real Envoy with the shipped budgets (ext_authz 250 ms,
+// ext_proc 1 s): a steady open-loop load of mixed allowed and denied requests while a fault is
+// injected, then what the clients saw (2xx share of allowed requests, who answered, latency) and
+// whether the audit trail matches it (testing/audit-check.ts: every answered decision stored with
+// the status the client got, nothing claimed answered that was not, nothing twice, chains valid).
+// authz runs as separate processes (`node --import tsx authz/src/main.ts`), as deployed.
+//
+//   npx tsx bench/soak/faults.ts [scenario …]    scenarios: cold pg-stop pg-lock redis-stop flood rolling kill
+//   (default: all). RATE=300 requests/s, FAULT_MS=5000.
+//
+// Prints one block per scenario with its goal (from the issue) and whether this run met it.
+// Asserts nothing; numbers depend on the machine (printed at the end).
+import { cpus, loadavg } from 'node:os';
+import { startStack, type Stack } from '../../testing/stack.js';
+import { latency, loadClient, mixed, openLoop, openLoopInWorker, tally, type LoadClient, type LoadResult } from '../../testing/load.js';
+import { checkAudit } from '../../testing/audit-check.js';
+import { waitFor } from '../../testing/tools.js';
+
+const RATE = Number(process.env.RATE ?? 300);
+const FAULT_MS = Number(process.env.FAULT_MS ?? 5000);
+const SUBJECTS = 50;
+
+/** Generous limits: rate limiting is not what these scenarios are about. */
+const ENV = {
+  MEM0_GOV_LIMIT_DEFAULT: '1000000/m',
+  MEM0_GOV_LIMIT_TENANT_DEFAULT: '10000000/m',
+  MEM0_GOV_LOG_LEVEL: 'warn',
+};
+
+const fmt = (n: number): string => (Number.isInteger(n) ? String(n) : n.toFixed(1));
+const pct = (a: number, b: number): string => (b === 0 ? '—' : `${((100 * a) / b).toFixed(2)} %`);
+
+async function tokens(stack: Stack): Promise<string[]> {
+  return Promise.all(Array.from({ length: SUBJECTS }, (_, k) => stack.token({ tenant: 'acme', roles: ['agent-reader'], sub: `soak-${k}`, ttl: 3600 })));
+}
+
+function describe(results: readonly LoadResult[]): string {
+  const allowed = results.filter((r) => r.tag === 'allow');
+  const ok = allowed.filter((r) => r.status >= 200 && r.status < 300).length;
+  const all = latency(results.map((r) => r.ms));
+  const five = results.filter((r) => r.status >= 500).length;
+  const envoy = results.filter((r) => r.by === 'envoy').length;
+  return [
+    `  requests ${results.length}, allowed ${allowed.length}: 2xx ${ok} (${pct(ok, allowed.length)})`,
+    `  latency ms (all): p50 ${fmt(all.p50)}  p90 ${fmt(all.p90)}  p99 ${fmt(all.p99)}  max ${fmt(all.max)}`,
+    `  5xx ${five}, of which Envoy on its own (timeout / no authz) ${envoy}`,
+    `  by answer: ${JSON.stringify(tally(results))}`,
+  ].join('\n');
+}
+
+/** One line per second: requests, 5xx, Envoy's own answers, p99 — where in time a fault hurt. */
+function timeline(results: readonly LoadResult[], marks: Record<string, number>): string {
+  const secs = new Map<number, LoadResult[]>();
+  for (const r of results) {
+    const k = Math.floor(r.sentAt / 1000);
+    secs.set(k, [...(secs.get(k) ?? []), r]);
+  }
+  const lines = [...secs.keys()].sort((a, b) => a - b).map((k) => {
+    const rs = secs.get(k)!;
+    const mark = Object.entries(marks).filter(([, t]) => Math.floor(t / 1000) === k).map(([m]) => ` ← ${m}`).join('');
+    return `    ${String(k).padStart(3)} s: n ${rs.length}, 5xx ${rs.filter((r) => r.status >= 500).length}, by Envoy ${rs.filter((r) => r.by === 'envoy').length}, p99 ${fmt(latency(rs.map((r) => r.ms)).p99)} ms${mark}`;
+  });
+  return lines.join('\n');
+}
+
+async function audit(stack: Stack, results: readonly LoadResult[]): Promise<string> {
+  // Spools drain in the background once PostgreSQL is back: wait for every chain to catch up.
+  const metricsOf = async (): Promise<number> => {
+    let depth = 0;
+    for (const r of stack.replicas) {
+      if (r.pid() === undefined) continue;
+      const m = /^mem0gov_audit_spool_depth (\d+)/m.exec(await r.metrics());
+      depth += Number(m?.[1] ?? 0);
+    }
+    return depth;
+  };
+  await waitFor('spools drained', async () => (await metricsOf()) === 0, 120_000, 200).catch(() => undefined);
+  const a = await checkAudit(stack.pgOwnerUrl, results);
+  const chains = a.chains.map((c) => `${c.chain}: ${c.rows} rows, ${c.problem ?? 'valid'}`).join('; ');
+  return [
+    `  audit: decision rows ${a.decisionRows} (answered by authz or Mem0: ${results.filter((r) => r.by !== 'envoy' && r.by !== 'none').length}), marked not delivered ${a.undelivered}, outcome rows ${a.outcomeRows}`,
+    `  chains: ${chains}`,
+    `  trail vs clients: ${a.problems.length === 0 ? 'consistent' : `${a.problems.length} problems, e.g. ${a.problems.slice(0, 3).join(' | ')}`}`
+      + `; answers Envoy gave up on just as authz sent them (row reads answered): ${a.lateUnflagged.length}`,
+  ].join('\n');
+}
+
+async function rss(stack: Stack, i = 0): Promise<number> {
+  const m = /^mem0gov_process_process_resident_memory_bytes (\d+)/m.exec(await stack.replicas[i]!.metrics());
+  return Number(m?.[1] ?? 0) / 1024 / 1024;
+}
+
+async function steady(client: LoadClient, toks: string[], ms: number, onTick?: (t: number) => void): Promise<LoadResult[]> {
+  return openLoop(client, { rate: RATE, durationMs: ms, make: mixed(toks), ...(onTick ? { onTick } : {}) });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function cold(): Promise<void> {
+  const stack = await startStack({ authzTimeout: 'shipped', authzProcesses: 1, env: ENV });
+  try {
+    const toks = await tokens(stack);
+    const client = loadClient(stack.envoy.baseUrl, stack.envoy.caFile, { sessions: 4 });
+    // Traffic starts the moment the stack is up (authz reported SERVING, Envoy listens).
+    const results = await steady(client, toks, 30_000);
+    await client.close();
+    const first = results.filter((r) => r.sentAt < 5000);
+    const late = results.filter((r) => r.sentAt >= 20_000);
+    const f = latency(first.map((r) => r.ms));
+    const l = latency(late.map((r) => r.ms));
+    const f5 = first.filter((r) => r.status >= 500).length;
+    console.log(`\n## cold start: ${RATE} req/s from the first moment authz is SERVING (30 s)`);
+    console.log(`  first 5 s: n ${f.n}, p50 ${fmt(f.p50)}, p99 ${fmt(f.p99)}, max ${fmt(f.max)} ms, 5xx ${f5}`);
+    console.log(`  steady (20–30 s): n ${l.n}, p50 ${fmt(l.p50)}, p99 ${fmt(l.p99)}, max ${fmt(l.max)} ms`);
+    console.log(`  ratio p99 first/steady ${(f.p99 / l.p99).toFixed(2)}`);
+    console.log(`  goal: p99 within 2x of steady state, zero 5xx → ${f.p99 <= 2 * l.p99 && f5 === 0 ? 'met' : 'NOT met'}`);
+    console.log(await audit(stack, results));
+  } finally {
+    await stack.stop();
+  }
+}
+
+async function withFault(title: string, inject: (stack: Stack) => Promise<void> | void, release: (stack: Stack) => Promise<void> | void,
+  opts: { env?: Record<string, string>; goal?: (during: LoadResult[]) => string } = {}): Promise<void> {
+  const stack = await startStack({ authzTimeout: 'shipped', authzProcesses: 1, env: { ...ENV, ...opts.env } });
+  try {
+    const toks = await tokens(stack);
+    const client = loadClient(stack.envoy.baseUrl, stack.envoy.caFile, { sessions: 4 });
+    await steady(client, toks, 5000); // warm traffic, not counted
+    let injected = -1;
+    let released = -1;
+    let releasing: Promise<void> | undefined;
+    const results = await steady(client, toks, 3000 + FAULT_MS + 5000, (t) => {
+      if (injected < 0 && t >= 3000) {
+        injected = t;
+        void Promise.resolve(inject(stack));
+      }
+      if (released < 0 && injected >= 0 && t >= injected + FAULT_MS) {
+        released = t;
+        releasing = Promise.resolve(release(stack));
+      }
+    });
+    await releasing;
+    await client.close();
+    const during = results.filter((r) => r.sentAt >= injected && r.sentAt < released);
+    console.log(`\n## ${title}: ${RATE} req/s, fault for ${FAULT_MS} ms`);
+    console.log(' during the fault:');
+    console.log(describe(during));
+    const dAllowed = during.filter((r) => r.tag === 'allow');
+    const dOk = dAllowed.filter((r) => r.status >= 200 && r.status < 300).length;
+    const p99 = latency(during.map((r) => r.ms)).p99;
+    console.log(' whole run (3 s before, the fault, 5 s after):');
+    console.log(describe(results));
+    if (process.env.TIMELINE) console.log(timeline(results, { fault: injected, released }));
+    console.log(await audit(stack, results));
+    console.log(opts.goal ? opts.goal(during) : `  goal: ≥ 99 % of allowed 2xx, p99 ≤ 150 ms → ${dOk >= 0.99 * dAllowed.length && p99 <= 150 ? 'met' : 'NOT met'} (${pct(dOk, dAllowed.length)}, p99 ${fmt(p99)} ms)`);
+  } finally {
+    stack.faults.pgResume();
+    try { stack.faults.redisResume(); } catch { /* not running */ }
+    await stack.stop();
+  }
+}
+
+/** The highest steady rate whose allowed requests stay ≥ 99 % 2xx with p99 < 150 ms. */
+async function capacity(): Promise<number> {
+  const stack = await startStack({ authzTimeout: 'shipped', authzProcesses: 1, env: ENV });
+  try {
+    const toks = await tokens(stack);
+    const client = loadClient(stack.envoy.baseUrl, stack.envoy.caFile, { sessions: 8 });
+    await steady(client, toks, 5000);
+    let best = RATE;
+    for (const rate of [400, 500, 600, 800, 1000, 1300, 1600]) {
+      const r = await openLoop(client, { rate, durationMs: 3000, make: mixed(toks) });
+      const allowedR = r.filter((x) => x.tag === 'allow');
+      const okN = allowedR.filter((x) => x.status < 300).length;
+      if (okN < 0.99 * allowedR.length || latency(r.map((x) => x.ms)).p99 >= 150) break;
+      best = rate;
+      await new Promise((res) => setTimeout(res, 1000));
+    }
+    await client.close();
+    return best;
+  } finally {
+    await stack.stop();
+  }
+}
+
+async function flood(cap: number, o: { rate: number; durationMs: number; title: string; admissionRate?: number }): Promise<void> {
+  const admissionRate = o.admissionRate;
+  const stack = await startStack({ authzTimeout: 'shipped', authzProcesses: 1, env: ENV, ...(admissionRate !== undefined ? { admissionRate } : {}) });
+  try {
+    const toks = await tokens(stack);
+    const client = loadClient(stack.envoy.baseUrl, stack.envoy.caFile, { sessions: 4 });
+    await steady(client, toks, 10_000);
+    const baseline = await rss(stack);
+    const rate = o.rate;
+    let peak = baseline;
+    const sampler = setInterval(() => { void rss(stack).then((v) => { peak = Math.max(peak, v); }).catch(() => undefined); }, 250);
+    // The flood's client in a thread of its own: its TLS work must not delay the Mem0 stand-in here.
+    const results = await openLoopInWorker({ baseUrl: stack.envoy.baseUrl, caFile: stack.envoy.caFile, sessions: 40, rate, durationMs: o.durationMs, tokens: toks });
+    clearInterval(sampler);
+    const envoyTimeouts = results.filter((r) => r.by === 'envoy' && r.reason !== 'overloaded').length;
+    const byAuthz = results.filter((r) => r.by === 'authz' && r.reason === 'overloaded');
+    const byEnvoy = results.filter((r) => r.by === 'envoy' && r.reason === 'overloaded');
+    const slow = results.filter((r) => r.ms > 250).length;
+    console.log(`\n## flood: ${o.title}: ${rate} req/s for ${o.durationMs / 1000} s (capacity measured on this machine: ${cap} req/s with ≥ 99 % allowed 2xx and p99 < 150 ms); Envoy admission bucket ${admissionRate === undefined ? 'as shipped (2,000/s)' : `sized to capacity (${admissionRate}/s)`}`);
+    console.log(describe(results));
+    console.log(`  refused 503 overloaded: by authz (audited) ${byAuthz.length}, by Envoy's bucket ${byEnvoy.length}; all with Retry-After: ${[...byAuthz, ...byEnvoy].every((r) => r.retryAfter !== undefined)}; answers slower than 250 ms: ${slow}`);
+    const after: number[] = [];
+    for (let s = 0; s < 6; s++) {
+      await steady(client, toks, 5000);
+      after.push(await rss(stack));
+    }
+    console.log(`  authz RSS MB: baseline ${fmt(baseline)}, peak ${fmt(peak)}, every 5 s after (under ${RATE} req/s): ${after.map(fmt).join(', ')}`);
+    const back = after[after.length - 1]!;
+    console.log(`  goal: no Envoy timeouts, a stable reason; RSS within 20 % of baseline 30 s later → ${envoyTimeouts === 0 && back <= 1.2 * baseline ? 'met' : 'NOT met'} (Envoy timeouts ${envoyTimeouts}, RSS ${fmt(back)} vs ${fmt(baseline)} MB)`);
+    await client.close();
+    console.log(await audit(stack, results));
+  } finally {
+    await stack.stop();
+  }
+}
+
+async function rolling(kill: boolean): Promise<void> {
+  const stack = await startStack({ authzTimeout: 'shipped', authzProcesses: 2, env: { ...ENV, MEM0_GOV_DRAIN_SECONDS: '3' } });
+  try {
+    const toks = await tokens(stack);
+    const client = loadClient(stack.envoy.baseUrl, stack.envoy.caFile, { sessions: 4 });
+    await steady(client, toks, 5000);
+    const events: string[] = [];
+    let t = 0;
+    const run = openLoop(client, { rate: RATE, durationMs: 60_000, make: mixed(toks), onTick: (e) => { t = e; } });
+    for (const r of stack.replicas) {
+      await new Promise((res) => setTimeout(res, 3000));
+      events.push(`${(t / 1000).toFixed(1)} s: ${kill ? 'SIGKILL' : 'SIGTERM'} replica ${r.index}`);
+      r.signal(kill ? 'SIGKILL' : 'SIGTERM');
+      await r.exited();
+      events.push(`${(t / 1000).toFixed(1)} s: replica ${r.index} exited`);
+      await r.start();
+      await r.serving();
+      events.push(`${(t / 1000).toFixed(1)} s: replica ${r.index} SERVING again`);
+    }
+    const results = await run;
+    await client.close();
+    console.log(`\n## ${kill ? 'kill -9 each of two replicas in turn' : 'rolling restart of two replicas (SIGTERM, drain 3 s, start, SERVING)'}: ${RATE} req/s for 60 s`);
+    console.log(`  ${events.join('; ')}`);
+    console.log(describe(results));
+    const five = results.filter((r) => r.status >= 500).length;
+    console.log(await audit(stack, results));
+    if (!kill) console.log(`  goal: zero 5xx → ${five === 0 ? 'met' : 'NOT met'} (${five})`);
+  } finally {
+    await stack.stop();
+  }
+}
+
+const scenarios: Record<string, () => Promise<void>> = {
+  cold,
+  'pg-stop': () => withFault('PostgreSQL SIGSTOPped', (s) => s.faults.pgPause(), (s) => s.faults.pgResume()),
+  'pg-lock': () => {
+    let held: Promise<void> | undefined;
+    return withFault('PostgreSQL: ACCESS EXCLUSIVE lock on audit.events', (s) => { held = s.faults.pgLock(FAULT_MS); }, async () => { await held; });
+  },
+  'redis-stop': () => withFault('Redis SIGSTOPped (revocation and rate-limit failure modes open)', (s) => s.faults.redisPause(), (s) => s.faults.redisResume(),
+    { env: { MEM0_GOV_REVOCATION_FAILURE_MODE: 'open', MEM0_GOV_RATELIMIT_FAILURE_MODE: 'open' } }),
+  'redis-stop-closed': () => withFault('Redis SIGSTOPped (revocation closed: the default)', (s) => s.faults.redisPause(), (s) => s.faults.redisResume(), {
+    goal: (during) => {
+      const envoy = during.filter((r) => r.by === 'envoy').length;
+      return `  closed mode answers 503 redis_unavailable itself: Envoy timeouts during the fault ${envoy}`;
+    },
+  }),
+  flood: async () => {
+    const cap = await capacity();
+    // The issue's flood (~2,000 requests in a few seconds), then 5 × what this machine sustains.
+    await flood(cap, { title: "the issue's flood, 2,000 requests in 2 s", rate: 1000, durationMs: 2000 });
+    await flood(cap, { title: "the issue's flood, 2,000 requests in 2 s", rate: 1000, durationMs: 2000, admissionRate: cap });
+    await flood(cap, { title: '5 × capacity', rate: 5 * cap, durationMs: 3000, admissionRate: cap });
+  },
+  rolling: () => rolling(false),
+  kill: () => rolling(true),
+};
+
+const wanted = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['cold', 'pg-stop', 'pg-lock', 'redis-stop', 'redis-stop-closed', 'flood', 'rolling', 'kill'];
+for (const name of wanted) {
+  const s = scenarios[name];
+  if (!s) throw new Error(`unknown scenario ${name}; known: ${Object.keys(scenarios).join(' ')}`);
+  await s();
+}
+console.log(`\nmachine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}, node ${process.version}`);
+process.exit(0);
