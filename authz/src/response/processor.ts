@@ -19,6 +19,7 @@ import { checkContent, type ContentCheck } from '../content/check.js';
 import { jsonDepth, MAX_BODY_DEPTH } from '../request/parse.js';
 import * as metrics from '../metrics.js';
 import { PipelineStop } from '../errors.js';
+import { createLogLimiter } from '../log-limit.js';
 
 /** Largest Mem0 answer the stage parses (1000 memories are well under 1 MiB). */
 export const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
@@ -108,6 +109,9 @@ export interface StreamProcessor {
   onEnd(): Promise<void>;
 }
 
+// One line per kind per window across all streams: during an audit outage every stream fails.
+const limited = createLogLimiter();
+
 /** One stream = one HTTP request. */
 export function createStreamProcessor(deps: ProcessorDeps): StreamProcessor {
   const clock = deps.clock ?? Date.now;
@@ -131,7 +135,7 @@ export function createStreamProcessor(deps: ProcessorDeps): StreamProcessor {
       metrics.outcomes.inc({ route: ctx.route, status_class: `${Math.floor(upstreamStatus / 100)}xx` });
       return true;
     } catch (err) {
-      deps.logger.error({ err: { message: (err as Error).message }, decisionId: ctx.decisionId }, 'outcome not durable: answer withheld');
+      limited('error', deps.logger, 'outcome_not_durable', { err: { message: (err as Error).message }, decisionId: ctx.decisionId }, 'outcome not durable: answer withheld');
       return false;
     }
   }
@@ -170,7 +174,7 @@ export function createStreamProcessor(deps: ProcessorDeps): StreamProcessor {
       if (!ctx) {
         metrics.responseStageFailures.inc({ reason: 'decision_context_missing' });
         const requestId = header(msg.request_headers, 'x-request-id') ?? '';
-        deps.logger.error({ requestId }, 'response stage: no decision context');
+        limited('error', deps.logger, 'decision_context_missing', { requestId }, 'response stage: no decision context');
         return immediate('decision_context_missing', undefined, requestId);
       }
       const res = continueWith('request_headers');

@@ -133,7 +133,10 @@ describe('audit durability while PostgreSQL is slow', () => {
     await db.pg.kill();
     const backlog = Array.from({ length: 12_000 }, () => event());
     for (let i = 0; i < backlog.length; i += 2000) await Promise.all(backlog.slice(i, i + 2000).map((e) => sink.append(e)));
-    expect(sink.health()).toMatchObject({ pg: false, spoolDepth: 12_000 });
+    // (A backend the postmaster's kill left alive for a moment may still have committed a batch:
+    // the rows are in PostgreSQL or in the spool, never both or neither — checked at the end.)
+    expect(sink.health().pg).toBe(false);
+    expect(sink.health().spoolDepth).toBeGreaterThan(10_000);
     await db.pg.restart();
     await db.reopenSu();
     // Appends while the backlog replays: each waits for a spool fsync, not for the backlog.
