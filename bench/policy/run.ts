@@ -62,8 +62,8 @@ try {
   const trivialPath = join(dir, 'trivial.wasm');
   writeFileSync(trivialPath, compileRego({ 'trivial.rego': TRIVIAL_ALLOW_REGO }));
   const logger = pino({ level: 'silent' });
-  const real = await createPolicyEngine({ wasmPath: buildShippedPolicy(dir), dataPath, watch: false, phiLabels: [] }, logger);
-  const trivial = await createPolicyEngine({ wasmPath: trivialPath, dataPath, watch: false, phiLabels: [] }, logger);
+  const real = await createPolicyEngine({ wasmPath: buildShippedPolicy(dir), dataPath, watch: false }, logger);
+  const trivial = await createPolicyEngine({ wasmPath: trivialPath, dataPath, watch: false }, logger);
   const inputBytes = inputs.map((i) => JSON.stringify(i).length);
   console.log(`inputs: ${inputs.length} representative cases, ${Math.min(...inputBytes)}–${Math.max(...inputBytes)} bytes of JSON each`);
   for (const b of [trivial, real]) for (let i = 0; i < 5000; i++) b.evaluate(inputs[i % inputs.length]!); // warm-up

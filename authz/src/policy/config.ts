@@ -10,11 +10,6 @@ export interface PolicyConfig {
   dataPath: string;
   /** Swap in a changed wasm/data file without restart. */
   watch: boolean;
-  /**
-   * @deprecated Unused by the engine: PHI labels are ServiceConfig.phiLabels (MEM0_GOV_PHI_LABELS,
-   * read once in service-config.ts). Optional only so existing callers still compile; not loaded.
-   */
-  phiLabels?: readonly string[];
 }
 
 export function loadPolicyConfig(env: Env, cwd: string = process.cwd()): PolicyConfig {

@@ -22,7 +22,7 @@ beforeAll(async () => {
   const wasmPath = buildShippedPolicy(dir);
   const dataPath = join(dir, 'data.json');
   writeFileSync(dataPath, JSON.stringify(matrix.data));
-  engine = await createPolicyEngine({ wasmPath, dataPath, watch: false, phiLabels: ['phi'] }, pino({ level: 'silent' }));
+  engine = await createPolicyEngine({ wasmPath, dataPath, watch: false }, pino({ level: 'silent' }));
 });
 
 afterAll(async () => {

@@ -61,7 +61,7 @@ async function rig(watch: boolean): Promise<Rig> {
   writeFileSync(dataPath, shippedData);
   const logs: string[] = [];
   const sink = new Writable({ write(chunk, _enc, cb) { logs.push(String(chunk)); cb(); } });
-  const engine = await createPolicyEngine({ wasmPath, dataPath, watch, phiLabels: ['phi'] }, pino({ level: 'info' }, sink));
+  const engine = await createPolicyEngine({ wasmPath, dataPath, watch }, pino({ level: 'info' }, sink));
   const r = { dir, wasmPath, dataPath, engine, logs };
   rigs.push(r);
   return r;
@@ -169,7 +169,7 @@ describe('policy hot reload', () => {
       writeFileSync(join(dir, 'policy.wasm'), 'junk');
       writeFileSync(join(dir, 'data.json'), shippedData);
       await expect(createPolicyEngine(
-        { wasmPath: join(dir, 'policy.wasm'), dataPath: join(dir, 'data.json'), watch: false, phiLabels: [] },
+        { wasmPath: join(dir, 'policy.wasm'), dataPath: join(dir, 'data.json'), watch: false },
         pino({ level: 'silent' }),
       )).rejects.toMatchObject({ reason: 'policy_load_failed' });
     } finally {
