@@ -47,6 +47,10 @@ export interface RenderEnvoyOptions {
   /** Benches: the admission token bucket (envoy.filters.http.local_ratelimit) sized to this
    * many requests/s (burst the same) instead of the committed value — capacity is the machine's. */
   admissionRate?: number;
+  /** Opt-in tracing (docs/tracing.md): Envoy's OpenTelemetry tracer on the edge listener, every
+   * request sampled, spans exported over OTLP/HTTP to `otlpHost:otlpPort` (/v1/traces) every
+   * `flushMs` (default 200 ms: tests wait for them). The committed file has no tracing. */
+  tracing?: { otlpPort: number; otlpHost?: string; serviceName?: string; flushMs?: number };
 }
 
 const ENVOY_DIR = dirname(fileURLToPath(import.meta.url));
@@ -276,5 +280,39 @@ export function renderEnvoyConfig(opts: RenderEnvoyOptions): string {
     rewriteHostToMem0(doc, hcm, mem0Authority(opts.mem0Host!, opts.mem0Port));
   }
   if (opts.withoutResponseStage) removeResponseStage(doc, hcm);
+  if (opts.tracing !== undefined) addTracing(doc, hcm, opts.tracing);
   return doc.toString({ lineWidth: 0 });
+}
+
+export const OTLP_CLUSTER = 'opentelemetry_collector';
+
+/**
+ * Envoy's OpenTelemetry tracer (RenderEnvoyOptions.tracing): the connection manager starts (or
+ * continues, from a caller's traceparent) a trace per request and passes its context to ext_authz
+ * and ext_proc in their gRPC metadata; the spans go to an OTLP/HTTP collector cluster.
+ */
+function addTracing(doc: Document, hcm: Path, t: NonNullable<RenderEnvoyOptions['tracing']>): void {
+  if (doc.hasIn([...hcm, 'tracing'])) throw new Error('envoy config: the connection manager already has tracing');
+  const host = t.otlpHost ?? '127.0.0.1';
+  doc.setIn([...hcm, 'tracing'], doc.createNode({
+    random_sampling: { value: 100 },
+    provider: {
+      name: 'envoy.tracers.opentelemetry',
+      typed_config: {
+        '@type': 'type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig',
+        service_name: t.serviceName ?? 'mem0-gov-envoy',
+        http_service: { http_uri: { uri: `http://${host}:${t.otlpPort}/v1/traces`, cluster: OTLP_CLUSTER, timeout: '1s' } },
+      },
+    },
+  }));
+  doc.addIn(CLUSTERS, doc.createNode({
+    name: OTLP_CLUSTER,
+    type: 'STRICT_DNS',
+    connect_timeout: '1s',
+    load_assignment: { cluster_name: OTLP_CLUSTER, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: host, port_value: t.otlpPort } } } }] }] },
+  }));
+  // The tracer exports every flush_interval_ms (default 5 s) or every min_flush_spans (default 5).
+  const layer: Path = ['layered_runtime', 'layers', indexByName(doc, ['layered_runtime', 'layers'], 'static'), 'static_layer'];
+  doc.setIn([...layer, 'tracing.opentelemetry.flush_interval_ms'], t.flushMs ?? 200);
+  doc.setIn([...layer, 'tracing.opentelemetry.min_flush_spans'], 1);
 }

@@ -6,7 +6,7 @@ import { connect } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { renderEnvoyConfig, type EnvoyVariant } from '../envoy/render.js';
+import { renderEnvoyConfig, type EnvoyVariant, type RenderEnvoyOptions } from '../envoy/render.js';
 import { generateDevCerts } from './certs.js';
 import { freePort, tool, waitFor } from './tools.js';
 
@@ -41,6 +41,8 @@ export interface StartEnvoyOptions {
   extraAuthzReplicas?: { grpcPort: number; httpPort?: number }[];
   /** Benches: the admission token bucket in requests/s (see RenderEnvoyOptions.admissionRate). */
   admissionRate?: number;
+  /** Envoy's OpenTelemetry tracer exporting to an OTLP/HTTP receiver (see RenderEnvoyOptions.tracing). */
+  tracing?: RenderEnvoyOptions['tracing'];
   /** Envoy's own log level (access logs are always on stdout); default warn. */
   logLevel?: string;
 }
@@ -106,6 +108,7 @@ export async function startEnvoy(opts: StartEnvoyOptions): Promise<RunningEnvoy>
     ...(opts.withoutResponseStage ? { withoutResponseStage: true } : {}),
     ...(opts.extraAuthzReplicas ? { extraAuthzReplicas: opts.extraAuthzReplicas } : {}),
     ...(opts.admissionRate !== undefined ? { admissionRate: opts.admissionRate } : {}),
+    ...(opts.tracing !== undefined ? { tracing: opts.tracing } : {}),
     listenAddress: opts.listenAddress ?? '127.0.0.1',
     certFile: certs.certFile,
     keyFile: certs.keyFile,

@@ -51,6 +51,9 @@ export interface StackOptions {
   authzProcesses?: number;
   /** Benches: Envoy's admission token bucket (requests/s) sized to the machine. */
   admissionRate?: number;
+  /** Envoy traces every request and exports to this OTLP/HTTP receiver port (docs/tracing.md);
+   * authz exports there too when `env` sets OTEL_TRACES_EXPORTER=otlp. */
+  envoyTracing?: { otlpPort: number };
 }
 
 const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs');
@@ -86,7 +89,9 @@ function authzProcess(index: number, env: Record<string, string>, grpcPort: numb
   let child: ChildProcess | undefined;
   let exit: Promise<number | null> = Promise.resolve(null);
   let out = '';
-  const base = { ...env, MEM0_GOV_GRPC_PORT: String(grpcPort), MEM0_GOV_HTTP_PORT: String(httpPort), MEM0_GOV_AUDIT_CHAIN_ID: chainId };
+  // One process per replica unless the caller asks for workers (MEM0_GOV_WORKERS): the fault
+  // tests' signals (SIGSTOP, SIGKILL) mean one process.
+  const base = { MEM0_GOV_WORKERS: '1', ...env, MEM0_GOV_GRPC_PORT: String(grpcPort), MEM0_GOV_HTTP_PORT: String(httpPort), MEM0_GOV_AUDIT_CHAIN_ID: chainId };
   const url = (p: string): string => `http://127.0.0.1:${httpPort}${p}`;
   const proc: AuthzProcess = {
     index, grpcPort, httpPort, chainId, env: base,
@@ -248,6 +253,7 @@ export async function startStack(opts: StackOptions = {}) {
       authzGrpcPort: first?.grpcPort ?? authz!.grpcPort,
       authzHttpPort: first?.httpPort ?? authz!.httpPort,
       ...(opts.admissionRate !== undefined ? { admissionRate: opts.admissionRate } : {}),
+      ...(opts.envoyTracing !== undefined ? { tracing: opts.envoyTracing } : {}),
       ...(replicas.length > 1 ? { extraAuthzReplicas: replicas.slice(1).map((r) => ({ grpcPort: r.grpcPort, httpPort: r.httpPort })) } : {}),
       mem0Host: upstream.host,
       mem0Port: upstream.port,

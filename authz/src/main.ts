@@ -1,10 +1,14 @@
-// Entry point: `node --import tsx authz/src/main.ts` (npm start). Hands process.env to config/
-// (nothing else reads the environment); fails fast on bad config with the variable's name
-// (exit 78); drains on SIGTERM/SIGINT.
-import { ConfigError } from './config/env.js';
+// Entry point: `node --import tsx authz/src/main.ts` (npm start; dist/main.js in the image).
+// Hands process.env to config/ (nothing else reads the environment); fails fast on bad config
+// with the variable's name (exit 78); drains on SIGTERM/SIGINT.
+// MEM0_GOV_WORKERS = 1: this process is the service. More: this process is the primary of a
+// process group (authz/src/cluster/) and this same file, forked, is each worker.
+import cluster from 'node:cluster';
+import { ConfigError, type Env } from './config/env.js';
 import { loadLogConfig } from './config/log.js';
 import { createLogger, type Logger } from './logger.js';
-import { startService } from './service.js';
+import { loadWorkerCount, workerIndexOf } from './cluster/config.js';
+import type { ServiceHandle } from './service.js';
 
 function exitOnConfigError(err: unknown, logger?: Logger): void {
   if (!(err instanceof ConfigError)) return;
@@ -21,32 +25,72 @@ try {
   throw err;
 }
 
-async function main(): Promise<void> {
-  let svc;
-  try {
-    svc = await startService(process.env, { logger });
-  } catch (err) {
-    exitOnConfigError(err, logger);
-    throw err;
-  }
+/** Runs the service in this process until SIGTERM/SIGINT; `onReady` once it is SERVING. */
+async function serve(env: Env, log: Logger, onReady?: () => void): Promise<void> {
+  // Handlers first: a signal during start (a worker told to stop while it warms) stops the
+  // service once it has started, cleanly, rather than killing it half-way.
+  let svc: ServiceHandle | undefined;
+  let requested: string | undefined;
   let stopping = false;
   const stop = (signal: string): void => {
+    if (svc === undefined) {
+      requested ??= signal;
+      return;
+    }
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'draining');
+    log.info({ signal }, 'draining');
     svc
       .stop()
       .then(() => {
-        logger.info('stopped');
+        log.info('stopped');
         process.exit(0);
       })
       .catch((err: unknown) => {
-        logger.error({ err: { message: (err as Error).message } }, 'unclean stop');
+        log.error({ err: { message: (err as Error).message } }, 'unclean stop');
         process.exit(1);
       });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Loaded here, not at the top: a primary never runs the service and need not load it.
+  const { startService } = await import('./service.js');
+  try {
+    svc = await startService(env, { logger: log });
+  } catch (err) {
+    exitOnConfigError(err, log);
+    throw err;
+  }
+  onReady?.();
+  if (requested !== undefined) stop(requested);
+}
+
+async function main(): Promise<void> {
+  if (cluster.isWorker) {
+    const index = workerIndexOf(process.env);
+    const { joinGroup } = await import('./cluster/worker.js');
+    const group = joinGroup();
+    await serve(process.env, logger.child({ worker: index }), () => group.ready());
+    return;
+  }
+  let count: number;
+  try {
+    count = loadWorkerCount(process.env);
+  } catch (err) {
+    exitOnConfigError(err, logger);
+    throw err;
+  }
+  if (count === 1) {
+    await serve(process.env, logger);
+    return;
+  }
+  const { startPrimary } = await import('./cluster/start.js');
+  try {
+    startPrimary(process.env, count, logger);
+  } catch (err) {
+    exitOnConfigError(err, logger);
+    throw err;
+  }
 }
 
 main().catch((err: unknown) => {

@@ -1,4 +1,7 @@
 // Prometheus metrics (prom-client), one registry for the process. Served on :9192/metrics.
+// With several workers (MEM0_GOV_WORKERS) /metrics answers for the whole process group
+// (authz/src/cluster/metrics.ts): counters and histograms sum; gauges say how they combine
+// (`aggregator`, sum unless set).
 import client from 'prom-client';
 
 export const registry = new client.Registry();
@@ -29,6 +32,7 @@ export const dependencyUp = new client.Gauge({
   name: 'mem0gov_dependency_up',
   help: '1 when the dependency answered its last health probe',
   labelNames: ['dependency'] as const,
+  aggregator: 'min', // several workers: 1 only while every worker reaches it
   registers: [registry],
 });
 
@@ -55,6 +59,7 @@ export const auditChainBroken = new client.Gauge({
   name: 'mem0gov_audit_chain_broken',
   help: '1 while the last verification of the chain found a broken row (the verifier loop)',
   labelNames: ['chain'] as const,
+  aggregator: 'max',
   registers: [registry],
 });
 
@@ -62,18 +67,21 @@ export const auditVerifiedSeq = new client.Gauge({
   name: 'mem0gov_audit_chain_verified_seq',
   help: 'Highest seq of the chain the verifier loop has verified',
   labelNames: ['chain'] as const,
+  aggregator: 'max',
   registers: [registry],
 });
 
 export const auditVerifyLastRun = new client.Gauge({
   name: 'mem0gov_audit_verify_last_run_timestamp_seconds',
   help: 'When the verifier loop last completed a round (whatever it found)',
+  aggregator: 'max',
   registers: [registry],
 });
 
 export const auditPartitionsDue = new client.Gauge({
   name: 'mem0gov_audit_partitions_due',
   help: 'Monthly audit partitions older than MEM0_GOV_AUDIT_RETENTION_MONTHS, waiting for `mem0-gov audit archive`',
+  aggregator: 'max',
   registers: [registry],
 });
 
@@ -81,6 +89,7 @@ export const policyRevision = new client.Gauge({
   name: 'mem0gov_policy_revision_info',
   help: 'Loaded policy bundle revision (value 1 on the current revision label)',
   labelNames: ['revision'] as const,
+  aggregator: 'max',
   registers: [registry],
 });
 
@@ -88,6 +97,29 @@ export const policyReloads = new client.Counter({
   name: 'mem0gov_policy_reloads_total',
   help: 'Policy bundle reload attempts by result',
   labelNames: ['result'] as const,
+  registers: [registry],
+});
+
+// Shadow policy (docs/policy-rollout.md): a candidate bundle evaluated beside the enforced one.
+export const policyShadowRevision = new client.Gauge({
+  name: 'mem0gov_policy_shadow_revision_info',
+  help: 'Loaded shadow (candidate) policy bundle revision (value 1 on the current revision label); absent when no shadow runs',
+  labelNames: ['revision'] as const,
+  aggregator: 'max', // several workers: one bundle, not one per worker
+  registers: [registry],
+});
+
+export const policyShadowDisagreements = new client.Counter({
+  name: 'mem0gov_policy_shadow_disagreements_total',
+  help: 'Recorded decisions on which the shadow policy disagreed with the enforced one (both "allowed": answer or content rules differ)',
+  labelNames: ['enforced_reason', 'shadow_reason', 'route'] as const,
+  registers: [registry],
+});
+
+export const policyShadowErrors = new client.Counter({
+  name: 'mem0gov_policy_shadow_errors_total',
+  help: 'Shadow policy failures by stage (load: a shadow bundle rejected; eval: an evaluation failed). Never change a decision',
+  labelNames: ['stage'] as const,
   registers: [registry],
 });
 
@@ -155,3 +187,21 @@ export const contentActions = new client.Counter({
   labelNames: ['tenant', 'action'] as const,
   registers: [registry],
 });
+
+// ---- process group (MEM0_GOV_WORKERS > 1; authz/src/cluster/) ----
+
+export const workerRestarts = new client.Counter({
+  name: 'mem0gov_worker_restarts_total',
+  help: 'Workers that ended without being asked to and were started again (same index, same audit chain)',
+  labelNames: ['worker'] as const,
+  registers: [registry],
+});
+
+/** What /metrics answers: this process's registry, or in a worker the whole group's (cluster/worker.ts sets it). */
+let metricsSource: () => Promise<string> = () => registry.metrics();
+export function metricsText(): Promise<string> {
+  return metricsSource();
+}
+export function setMetricsSource(source: () => Promise<string>): void {
+  metricsSource = source;
+}

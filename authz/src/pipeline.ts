@@ -23,6 +23,7 @@ import type { Authenticator } from './identity/jwt.js';
 import { parseCheck } from './request/parse.js';
 import type { ParseOptions, RawCheck } from './request/parse.js';
 import { buildPolicyInput } from './policy/input.js';
+import { disagreementLabels } from './policy/shadow.js';
 import { allowVerdict, denyVerdict } from './respond/verdict.js';
 import { decisionRow, undeliveredRow, type DecisionContext } from './record.js';
 import { encodeContext, type ResponseContext } from './response/context.js';
@@ -30,6 +31,8 @@ import { checkContent, type ContentCheck } from './content/check.js';
 import * as metrics from './metrics.js';
 import type { Logger } from './logger.js';
 import { createLogLimiter } from './log-limit.js';
+import type { SpanAttributes, TraceScope, Tracing } from './tracing/index.js';
+import { parseTraceparent, pickTraceparent } from './tracing/traceparent.js';
 
 /** What the transport knows about the call: when the caller gives up, and whether it has. */
 export interface CheckCall {
@@ -37,6 +40,8 @@ export interface CheckCall {
   deadline?: number;
   /** The caller is gone (Envoy cancelled the call when its timeout fired). */
   cancelled?: () => boolean;
+  /** W3C traceparent of the call itself (gRPC metadata: Envoy's ext_authz span), for tracing. */
+  traceparent?: string;
 }
 
 export interface PipelineDeps {
@@ -53,6 +58,8 @@ export interface PipelineDeps {
   maxInFlight?: number;
   /** Warm-up runs: no metrics, no decision log lines. */
   quiet?: boolean;
+  /** OpenTelemetry spans per check and stage (tracing/); undefined = off, the path without it. */
+  tracing?: Tracing;
 }
 
 export interface Outcome {
@@ -78,10 +85,10 @@ interface Result {
   headers: Record<string, string>;
 }
 
-function timed<T>(stage: string, fn: () => T): T {
+function timedStage<T>(stage: string, fn: () => T, trace: TraceScope | undefined): T {
   const end = metrics.checkDuration.startTimer({ stage });
   try {
-    const out = fn();
+    const out = trace === undefined ? fn() : trace.stage(stage, fn);
     if (out instanceof Promise) return out.finally(end) as T;
     end();
     return out;
@@ -111,7 +118,8 @@ export function createPipeline(deps: PipelineDeps): Decide {
   const limited = createLogLimiter();
   let inFlight = 0;
 
-  async function evaluate(start: DecisionContext, late: () => boolean): Promise<{ ctx: DecisionContext; result: Result }> {
+  async function evaluate(start: DecisionContext, late: () => boolean, trace: TraceScope | undefined): Promise<{ ctx: DecisionContext; result: Result }> {
+    const timed = <T>(stage: string, fn: () => T): T => timedStage(stage, fn, trace);
     let ctx = start;
     const fail = (err: unknown): never => {
       throw new StopAt(asStop(err), ctx);
@@ -129,7 +137,7 @@ export function createPipeline(deps: PipelineDeps): Decide {
     // 2. authenticate
     let identity: Identity;
     try {
-      identity = await timed('authenticate', () => deps.authenticator.authenticate(ctx.raw.headers.authorization));
+      identity = await timed('authenticate', () => deps.authenticator.authenticate(ctx.raw.headers.authorization, ctx.raw.headers));
       ctx = { ...ctx, identity };
     } catch (err) {
       if (parseStop) throw new StopAt(parseStop, ctx);
@@ -160,7 +168,7 @@ export function createPipeline(deps: PipelineDeps): Decide {
     } catch (err) {
       return fail(err);
     }
-    ctx = { ...ctx, policy: pd };
+    ctx = { ...ctx, policy: pd, policyInput: input };
     const headers = { ...gate.clientHeaders, ...(pd.headers ?? {}) };
     if (!pd.allow) return { ctx, result: { decision: 'deny', reason: pd.reasons[0] ?? 'policy_error', status: pd.status ?? 403, headers } };
     // An allow must say what the response stage enforces; without it nothing may be released.
@@ -189,7 +197,12 @@ export function createPipeline(deps: PipelineDeps): Decide {
     const deadline = call.deadline === undefined || !Number.isFinite(call.deadline) ? Infinity
       : call.deadline - Math.min(DEADLINE_MARGIN_MS, (call.deadline - performance.now()) / 10);
     const late = (): boolean => performance.now() >= deadline || call.cancelled?.() === true;
-    const start: DecisionContext = { raw, decisionId, nowMs, notes: [], policyRevision: deps.policy.revision() };
+    // Tracing (docs/tracing.md): the parent is Envoy's ext_authz span (the call's metadata), else
+    // the request's own traceparent; its trace id goes into the row and the log line either way.
+    const traceparent = pickTraceparent(call.traceparent, raw.headers.traceparent);
+    const trace = quiet ? undefined : deps.tracing?.start('mem0-gov check', traceparent, { 'mem0_gov.decision_id': decisionId, 'mem0_gov.request_id': raw.requestId });
+    const traceId = trace?.traceId ?? parseTraceparent(traceparent)?.traceId;
+    const start: DecisionContext = { raw, decisionId, nowMs, notes: [], policyRevision: deps.policy.revision(), ...(traceId !== undefined ? { traceId } : {}) };
     let ctx: DecisionContext = start;
     let result: Result;
     let admitted = false;
@@ -198,6 +211,8 @@ export function createPipeline(deps: PipelineDeps): Decide {
       // decided, nothing charged, nothing recorded — Envoy answered 503 and logged it.
       // Should the caller still be there after all, it gets a 503 naming no decision (none was made).
       if (!quiet) metrics.checksExpired.inc();
+      trace?.set({ 'mem0_gov.decision': 'error', 'mem0_gov.reason': 'deadline_exceeded' });
+      trace?.end(true);
       const verdict = denyVerdict({ decision: 'error', reason: 'deadline_exceeded', status: 503, headers: {}, requestId: raw.requestId, decisionId: '' });
       if (!verdict.allowed) delete verdict.headers['x-mem0-gov-decision-id'];
       return { decision: 'error', reason: 'deadline_exceeded', status: 503, decisionId: '', verdict, delivered: false };
@@ -210,22 +225,24 @@ export function createPipeline(deps: PipelineDeps): Decide {
       admitted = true;
       inFlight++;
       try {
-        ({ ctx, result } = await evaluate(start, late));
+        ({ ctx, result } = await evaluate(start, late, trace));
       } catch (err) {
         const s = err instanceof StopAt ? err.stop : asStop(err);
         ctx = err instanceof StopAt ? err.ctx : start;
-        if (s.reason === 'internal_error') log.error({ err: { message: (s.cause as Error | undefined)?.message }, requestId: raw.requestId }, 'pipeline error');
+        if (s.reason === 'internal_error') log.error({ err: { message: (s.cause as Error | undefined)?.message }, requestId: raw.requestId, traceId }, 'pipeline error');
         result = { decision: s.decision, reason: s.reason, status: s.status, headers: s.headers };
       }
     }
     try {
-      return await finish(raw, ctx, result, started, late, Number.isFinite(deadline));
+      return await finish(raw, ctx, result, started, late, Number.isFinite(deadline), trace);
     } finally {
       if (admitted) inFlight--;
+      trace?.end();
     }
   }
 
-  async function finish(raw: RawCheck, ctxIn: DecisionContext, resultIn: Result, started: bigint, late: () => boolean, hasDeadline: boolean): Promise<Outcome> {
+  async function finish(raw: RawCheck, ctxIn: DecisionContext, resultIn: Result, started: bigint, late: () => boolean, hasDeadline: boolean, trace: TraceScope | undefined): Promise<Outcome> {
+    const timed = <T>(stage: string, fn: () => T): T => timedStage(stage, fn, trace);
     let ctx = ctxIn;
     let result = resultIn;
     const decisionId = ctx.decisionId;
@@ -238,7 +255,7 @@ export function createPipeline(deps: PipelineDeps): Decide {
     try {
       await timed('audit', () => deps.audit.append(decisionRow(ctx, result, latencyMs)));
     } catch (err) {
-      limited('error', log, 'audit-not-durable', { err: { message: (err as Error)?.message }, requestId: raw.requestId, decisionId }, 'audit not durable: failing closed');
+      limited('error', log, 'audit-not-durable', { err: { message: (err as Error)?.message }, requestId: raw.requestId, decisionId, traceId: ctx.traceId }, 'audit not durable: failing closed');
       result = { decision: 'error', reason: 'audit_unavailable', status: 503, headers: {} };
     }
     // The row is durable; if the caller gave up meanwhile, the answer goes nowhere: say so. One
@@ -261,6 +278,9 @@ export function createPipeline(deps: PipelineDeps): Decide {
       metrics.crossTenantAttempts.inc({ tenant: ctx.identity?.tenant ?? 'unknown' });
     }
     if (!quiet && result.decision === 'allow' && pd?.break_glass) metrics.breakGlassUse.inc({ tenant: ctx.identity?.tenant ?? 'unknown' });
+    // A shadow policy that disagreed (recorded in the row's detail.shadow); never warm-up's (quiet).
+    const shadowLabels = quiet ? undefined : disagreementLabels(pd, ctx.req?.route);
+    if (shadowLabels !== undefined) metrics.policyShadowDisagreements.inc(shadowLabels);
 
     if (!quiet && result.reason !== 'overloaded') log.info(
       {
@@ -273,9 +293,11 @@ export function createPipeline(deps: PipelineDeps): Decide {
         sub: ctx.identity?.subject,
         tenant: ctx.identity?.tenant,
         latencyMs: Math.round(latencyMs * 1000) / 1000,
+        traceId: ctx.traceId,
       },
       'decision',
     );
+    trace?.set(spanAttributes(ctx, result));
 
     if (!delivered && result.reason !== 'deadline_exceeded') {
       // Recorded as not delivered: whatever still reaches the caller must not be this decision.
@@ -324,6 +346,17 @@ export function createPipeline(deps: PipelineDeps): Decide {
       limited('warn', log, 'owner-evict', { err: { message: (err as Error).message }, requestId: req.requestId }, 'owner cache eviction failed');
     }
   }
+}
+
+/** The check span's attributes: what was decided and for whom; never a token or content. */
+function spanAttributes(ctx: DecisionContext, result: Result): SpanAttributes {
+  return {
+    'mem0_gov.decision': result.decision,
+    'mem0_gov.reason': result.reason,
+    'mem0_gov.status': result.status,
+    'mem0_gov.route': ctx.req?.route,
+    'mem0_gov.tenant': ctx.identity?.tenant,
+  };
 }
 
 function responseContext(ctx: DecisionContext, pd: PolicyDecision): ResponseContext {

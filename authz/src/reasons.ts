@@ -62,6 +62,12 @@ export const REASONS = {
   invalid_tenant_claim: auth401,
   subject_missing: auth401,
   wrong_token_type: auth401,
+  // API keys (docs/api-keys.md): no such key id, or its secret does not match — one reason for
+  // both, so answers do not tell which key ids exist. Expired and revoked keys answer like
+  // tokens (`expired`, `token_revoked`), a malformed key `malformed_token`.
+  unknown_api_key: auth401,
+  // a JWT and a mem0-gov API key (or two keys) in one request: which identity was meant?
+  ambiguous_credentials: { decision: 'invalid_request', status: 400, stage: 'authenticate' },
   jwks_unavailable: { decision: 'error', status: 503, stage: 'authenticate' },
   // stage 3: Redis gate
   token_revoked: { decision: 'unauthenticated', status: 401, stage: 'gate' },

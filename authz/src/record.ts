@@ -3,7 +3,9 @@
 // and returns a complete AuditEvent; adding a column means changing AuditEvent and the base
 // below, nothing else. Rows never carry tokens or memory content (ids, counts, digests only).
 import { createHash, randomUUID } from 'node:crypto';
-import type { AdminAction, AuditEvent, DecisionValue, Identity, Mem0Request, MemoryOwner, PolicyDecision, RowKind } from './types.js';
+import type { AdminAction, AuditEvent, DecisionValue, Identity, Mem0Request, MemoryOwner, PolicyDecision, PolicyInput, RowKind } from './types.js';
+import { policyInputDigest } from './policy/replay-input.js';
+import { shadowDetail } from './policy/shadow.js';
 import type { RawCheck } from './request/parse.js';
 import { bodyDigest, describeForAudit } from './request/parse.js';
 import { jcs } from './audit/jcs.js';
@@ -19,6 +21,8 @@ export interface DecisionContext {
   readonly notes: readonly string[];
   readonly owner?: MemoryOwner;
   readonly policy?: PolicyDecision;
+  /** What the policy was given (set with `policy`): its digest lets `policy replay` rebuild it. */
+  readonly policyInput?: PolicyInput;
   /** Content rules' result on a write: detector types and counts, never the text. */
   readonly content?: { mode: string; action: string; findings: { type: string; count: number }[] };
   /** The bundle revision when no policy decision was made (stops before stage 5). */
@@ -28,6 +32,8 @@ export interface DecisionContext {
    * The row then says `deadline_exceeded` (nothing was answered) and keeps this in `detail`.
    */
   readonly undelivered?: DecisionResult;
+  /** The W3C trace this check belongs to (docs/tracing.md), for `detail.trace_id`. */
+  readonly traceId?: string;
 }
 
 export interface DecisionResult {
@@ -147,7 +153,15 @@ export function decisionRow(ctx: DecisionContext, r: DecisionResult, latencyMs: 
     detail: {
       options: req && Object.keys(req.options).length > 0 ? req.options : undefined,
       content: ctx.content,
+      // API-key callers are marked (with the key id, never the key); no mark: a JWT.
+      credential: ctx.identity?.credential === 'api_key' ? 'api_key' : undefined,
+      api_key_id: ctx.identity?.credential === 'api_key' ? ctx.identity.keyId : undefined,
       undelivered: ctx.undelivered !== undefined ? { decision: ctx.undelivered.decision, reason: ctx.undelivered.reason, status: ctx.undelivered.status } : undefined,
+      trace_id: ctx.traceId,
+      // Policy decisions only: what `policy replay` needs beyond the row's columns, and what a
+      // shadow policy decided when it disagreed (docs/policy-rollout.md).
+      policy_input: ctx.policyInput !== undefined ? policyInputDigest(ctx.policyInput) : undefined,
+      shadow: shadowDetail(pd?.shadow),
     },
   });
 }
@@ -212,6 +226,8 @@ export interface OutcomeFacts {
   returnedIds?: string[];
   content?: DecisionContext['content'];
   error?: string;
+  /** The W3C trace of the request (docs/tracing.md), for `detail.trace_id`. */
+  traceId?: string;
 }
 
 /** The `outcome` row: names its decision (ref_event_id), records what Mem0 did. */
@@ -245,6 +261,7 @@ export function outcomeRow(c: OutcomeContext, f: OutcomeFacts, nowMs: number): A
       withheld_cross_tenant: f.withheldCrossTenant !== undefined && f.withheldCrossTenant.length > 0 ? f.withheldCrossTenant : undefined,
       content: f.content,
       error: f.error,
+      trace_id: f.traceId,
     },
   });
 }

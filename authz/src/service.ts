@@ -6,6 +6,9 @@ import type { Env } from './config/env.js';
 import { createLogger } from './logger.js';
 import type { Logger } from './logger.js';
 import { createAuthenticator } from './identity/jwt.js';
+import { createApiKeyAuthenticator } from './identity/apikey.js';
+import { loadApiKeyCacheMs } from './identity/apikey-config.js';
+import { createCredentialAuthenticator } from './identity/credentials.js';
 import { connectRedis } from './redis/connect.js';
 import { createRedisGate } from './gate/index.js';
 import { createOwnerLookup } from './owner/lookup.js';
@@ -19,6 +22,8 @@ import { configChangeRow } from './record.js';
 import { createAuditApi } from './auditapi/index.js';
 import { loadBudget } from './budget.js';
 import { warmUp } from './warmup.js';
+import { loadOtelConfig } from './config/otel.js';
+import { loadTracing } from './tracing/index.js';
 
 export interface ServiceHandle {
   config: ServiceConfig;
@@ -39,6 +44,9 @@ export async function startService(env: Env, opts: { logger?: Logger; clock?: ()
   // Deadlines derived from MEM0_GOV_CHECK_BUDGET_MS (budget.ts): answers never wait on a slow
   // PostgreSQL or Redis beyond them.
   const budget = loadBudget(env);
+  // OpenTelemetry (OTEL_* variables, docs/tracing.md): off unless OTEL_TRACES_EXPORTER=otlp; off
+  // loads no SDK at all.
+  const tracing = await loadTracing(loadOtelConfig(env), logger);
 
   const audit = await createAuditSink(config.audit, logger, { durabilityMs: budget.durabilityMs });
   const redis = connectRedis(config.redis, logger, { commandTimeoutMs: config.redis.timeoutMs });
@@ -63,7 +71,11 @@ export async function startService(env: Env, opts: { logger?: Logger; clock?: ()
     logger,
     ...(config.mem0ApiKey !== undefined ? { apiKey: config.mem0ApiKey } : {}),
   });
-  const authenticator = createAuthenticator(config.jwt, clock);
+  // JWTs (Authorization: Bearer) and mem0-gov API keys (X-API-Key, Authorization: Token).
+  const authenticator = createCredentialAuthenticator({
+    jwt: createAuthenticator(config.jwt, clock),
+    apiKeys: createApiKeyAuthenticator({ redis, cacheMs: loadApiKeyCacheMs(env), clock }),
+  });
   // Cold start: keys fetched before we report SERVING (a failure only delays to first use).
   const unwarmed = (await authenticator.warm?.()) ?? [];
   if (unwarmed.length > 0) logger.warn({ issuers: unwarmed }, 'could not prefetch signing keys; will retry on first use');
@@ -77,6 +89,7 @@ export async function startService(env: Env, opts: { logger?: Logger; clock?: ()
     logger,
     clock,
     maxInFlight: budget.maxInFlight,
+    ...(tracing !== undefined ? { tracing } : {}),
     ...(config.mem0ApiKey !== undefined ? { mem0ApiKey: config.mem0ApiKey } : {}),
   });
 
@@ -98,7 +111,7 @@ export async function startService(env: Env, opts: { logger?: Logger; clock?: ()
     host: config.grpcHost,
     port: config.grpcPort,
     decide,
-    processor: { audit, owners, phiLabels: config.phiLabels, logger, clock },
+    processor: { audit, owners, phiLabels: config.phiLabels, logger, clock, ...(tracing !== undefined ? { tracing } : {}) },
     logger,
   });
   const httpServer = await startHttpServer({
@@ -153,6 +166,7 @@ export async function startService(env: Env, opts: { logger?: Logger; clock?: ()
       await gate.close();
       await policy.close();
       await audit.close();
+      await tracing?.shutdown();
       redis.disconnect();
     },
   };

@@ -105,6 +105,11 @@ export interface Identity {
   iat?: number;
   authTime?: number;
   exp?: number;
+  /** How the caller proved who it is: a JWT (the default when absent) or a mem0-gov API key
+   * (docs/api-keys.md; then `jti` is the key id, so `revoke --jti` applies). */
+  credential?: 'jwt' | 'api_key';
+  /** The API key's id (never its secret), when `credential` is `api_key`. */
+  keyId?: string;
 }
 
 /** Break-glass grant as stored in Redis (issue 3/4): time-limited, justified elevation. */
@@ -206,6 +211,23 @@ export interface PolicyDecision {
   revision?: string;
   /** On allow, for writes: the tenant's content rules (content/rules.ts validates them). */
   content?: unknown;
+  /** A shadow (candidate) bundle's decision on the same input, when one is configured
+   * (MEM0_GOV_POLICY_SHADOW_*): recorded and counted, never enforced (docs/policy-rollout.md). */
+  shadow?: ShadowSummary;
+}
+
+/** What the shadow bundle decided, compared with the enforced decision (policy/shadow.ts). */
+export interface ShadowSummary {
+  revision: string;
+  allow: boolean;
+  /** 200 on allow; 503 when the shadow failed to evaluate (it would have failed closed). */
+  status: number;
+  /** `policy_eval_failed` when the shadow failed to evaluate. */
+  reasons: string[];
+  /** allow, status, first reason, answer rules and content rules all match the enforced decision. */
+  agree: boolean;
+  /** What differs: `allow`, `status`, `reason`, `answer`, `content`; empty when they agree. */
+  differs: string[];
 }
 
 /** The policy's instructions to the response stage for one allowed request. */

@@ -6,7 +6,7 @@
 //   format 2 (what the writer writes): the same 25 plus row_format, kind, ref_event_id, detail (29).
 // Genesis prev_hash = 64 zeros.
 import { createHash, hash } from 'node:crypto';
-import { jcs } from './jcs.js';
+import { jcs, jcsSortedFlat } from './jcs.js';
 import { DECISION_VALUES, ROW_KINDS, type AuditEvent, type RowKind } from '../types.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -86,7 +86,7 @@ function checkFormat(row: HashedRow): void {
  */
 export function canonicalHashed(row: HashedRow): string {
   checkFormat(row);
-  return jcs(row.row_format === 1 ? hashedObject1(row) : hashedObject2(row));
+  return jcsSortedFlat(row.row_format === 1 ? hashedObject1(row) : hashedObject2(row));
 }
 
 // The hashed objects as literals in key order (one hidden class each: cheap to build, nothing for

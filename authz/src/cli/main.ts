@@ -16,7 +16,9 @@ export const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   tenant: async () => (await import('./tenant.js')).tenant,
   breakglass: async () => (await import('./breakglass.js')).breakglass,
   token: async () => (await import('./token.js')).token,
+  apikey: async () => (await import('./apikey.js')).apikey,
   evidence: async () => (await import('./evidence.js')).evidence,
+  policy: async () => (await import('./policy.js')).policy,
 };
 
 export const USAGE = `usage: mem0-gov <command> [args]
@@ -26,7 +28,9 @@ export const USAGE = `usage: mem0-gov <command> [args]
   tenant suspend|resume|status             incident containment
   breakglass grant|review                  time-limited, justified elevation
   token                                    mint a dev token (dev stack only)
+  apikey create|list|revoke                static API keys for agents (shown once, stored hashed)
   evidence --out DIR                       evidence pack for auditors
+  policy replay                            re-evaluate recorded decisions with a candidate policy
 mem0-gov <command> [<subcommand>] --help prints its usage.
 Exit codes: 0 ok, 1 the action failed, 2 usage error, 78 configuration error.
 Configuration comes from MEM0_GOV_* environment variables (see README).`;

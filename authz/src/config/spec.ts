@@ -87,6 +87,11 @@ export const SPEC = {
     type: 'int', default: 64, min: 1, max: 100_000, group: 'service', readBy: 'service',
     description: 'admission: checks decided at once; beyond it a check is answered at once with 503 `overloaded` and `Retry-After`, audited',
   },
+  WORKERS: {
+    // Unset: the CPU count, computed by its loader (authz/src/cluster/config.ts): int entries have no computed defaults.
+    type: 'int', defaultDoc: 'CPU count (≤ 64)', min: 1, max: 64, group: 'service', readBy: 'service',
+    description: 'processes sharing the gRPC and HTTP ports (node:cluster), each with its own audit chain `<AUDIT_CHAIN_ID>-w<i>`; `1`: one process, chain `AUDIT_CHAIN_ID`. In containers set it to the CPU limit (the CPU count is the node\'s)',
+  },
 
   // ── logs ──────────────────────────────────────────────────────────────────────────────────
   LOG_LEVEL: {
@@ -165,6 +170,14 @@ export const SPEC = {
     type: 'list', defaultDoc: 'the audiences', group: 'identity', readBy: 'service',
     description: 'clients whose `resource_access.<client>.roles` also count',
   },
+  APIKEY_MAX_TTL: {
+    type: 'duration', default: '365d', group: 'identity', readBy: 'cli',
+    description: 'longest `apikey create --ttl` (docs/api-keys.md)',
+  },
+  APIKEY_CACHE_SECONDS: {
+    type: 'int', default: 30, min: 0, max: 300, group: 'identity', readBy: 'service',
+    description: 'how long a replica reuses an API key\'s record read from Redis (`0`: read on every request); revocation is checked by the gate on every request regardless',
+  },
 
   // ── Redis ─────────────────────────────────────────────────────────────────────────────────
   REDIS_URL: { type: 'url', default: 'redis://127.0.0.1:6379', group: 'redis', readBy: 'both', description: 'Redis (standalone); `rediss://` for TLS' },
@@ -223,6 +236,14 @@ export const SPEC = {
   POLICY_WATCH: {
     type: 'bool', default: true, group: 'policy', readBy: 'service',
     description: 'hot-swap changed policy files (broken ones are rejected, the running bundle stays)',
+  },
+  POLICY_SHADOW_WASM: {
+    type: 'path', group: 'policy', readBy: 'both', defaultDoc: 'off (`POLICY_WASM` when only `POLICY_SHADOW_DATA` is set)',
+    description: 'candidate policy evaluated beside the enforced one, never enforced: disagreements counted and written to the audit row (docs/policy-rollout.md); hot-reloaded like the enforced one',
+  },
+  POLICY_SHADOW_DATA: {
+    type: 'path', group: 'policy', readBy: 'both', defaultDoc: 'off (`POLICY_DATA` when only `POLICY_SHADOW_WASM` is set)',
+    description: 'the shadow policy\'s data; setting either shadow variable turns the shadow on',
   },
 
   // ── audit ─────────────────────────────────────────────────────────────────────────────────

@@ -129,6 +129,12 @@ function requestTimeOf(msg: CheckRequestMsg): number | undefined {
   return ms > 0 ? ms : undefined;
 }
 
+/** The call's W3C traceparent: Envoy, when it traces, puts the span of its gRPC call to us there. */
+function traceparentOf(md: grpc.Metadata): { traceparent?: string } {
+  const v = md.get('traceparent')[0];
+  return typeof v === 'string' ? { traceparent: v } : {};
+}
+
 export interface GrpcServerHandle {
   server: grpc.Server;
   port: number;
@@ -161,7 +167,7 @@ export async function startGrpcServer(opts: {
         return;
       }
       opts
-        .decide(raw, { deadline: deadlineOf(call.getDeadline(), requestTimeOf(call.request)), cancelled: () => call.cancelled })
+        .decide(raw, { deadline: deadlineOf(call.getDeadline(), requestTimeOf(call.request)), cancelled: () => call.cancelled, ...traceparentOf(call.metadata) })
         // An undelivered answer (the caller gave up) is recorded as such; grpc-js drops it anyway.
         .then((o) => callback(null, checkResponse(o.verdict)))
         .catch((err: unknown) => {
@@ -173,7 +179,7 @@ export async function startGrpcServer(opts: {
   });
   server.addService(externalProcessorService().service, {
     Process(call: grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse>) {
-      const stream = createStreamProcessor(opts.processor);
+      const stream = createStreamProcessor(opts.processor, traceparentOf(call.metadata));
       // Messages are answered strictly in order: Envoy waits for each answer anyway.
       let chain: Promise<void> = Promise.resolve();
       call.on('data', (msg: ProcessingRequest) => {

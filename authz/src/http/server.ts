@@ -11,7 +11,7 @@ import type { RawCheck } from '../request/parse.js';
 import type { CheckCall } from '../pipeline.js';
 import { recentLag } from '../loop-lag.js';
 import type { Verdict } from '../types.js';
-import { registry } from '../metrics.js';
+import { metricsText, registry } from '../metrics.js';
 import { CONTEXT_HEADER, METADATA_KEY } from '../response/context.js';
 import { REASONS, type Reason } from '../reasons.js';
 
@@ -124,8 +124,7 @@ export async function startHttpServer(opts: {
       return;
     }
     if (url === '/metrics') {
-      registry
-        .metrics()
+      metricsText() // the whole process group's when there are workers
         .then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text))
         .catch(() => res.writeHead(500).end());
       return;

@@ -19,7 +19,9 @@ import { unauthenticated } from './errors.js';
 import { TokenCache, tokenDigest } from './token-cache.js';
 
 export interface Authenticator {
-  authenticate(authorization: string | undefined): Promise<Identity>;
+  /** `headers` (lower-case names): the whole request's, for authenticators that read more than
+   * Authorization (identity/credentials.ts: X-API-Key); this one reads only `authorization`. */
+  authenticate(authorization: string | undefined, headers?: Readonly<Record<string, string>>): Promise<Identity>;
   /** Fetches every issuer's keys now (discovery + JWKS), so the first request after start
    * does not spend Envoy's ext_authz budget on it. Never throws; returns what failed. */
   warm?(): Promise<string[]>;

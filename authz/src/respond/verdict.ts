@@ -28,10 +28,12 @@ export function allowVerdict(a: AllowInput): Verdict {
   if (a.identity.agent) upstreamHeaders['x-mem0-gov-agent'] = a.identity.agent;
   if (a.breakGlass) upstreamHeaders['x-mem0-gov-break-glass'] = 'true';
   // Agents never hold Mem0 credentials: ours replaces whatever the client sent, and a
-  // client-sent key never reaches Mem0 when we hold none.
+  // client-sent key (a Mem0 key, or the caller's own mem0-gov API key) never reaches Mem0 when
+  // we hold none — removed even when the check did not show it to us (the HTTP variant forwards
+  // only the headers it lists), so Mem0 never sees a client's key.
   if (a.mem0ApiKey !== undefined) upstreamHeaders['x-api-key'] = a.mem0ApiKey;
   const removeHeaders = ['authorization'];
-  if (a.mem0ApiKey === undefined && a.incomingHeaders.includes('x-api-key')) removeHeaders.push('x-api-key');
+  if (a.mem0ApiKey === undefined) removeHeaders.push('x-api-key');
   for (const h of a.incomingHeaders) {
     if (h.startsWith(IDENTITY_HEADER_PREFIX) && !(h in upstreamHeaders)) removeHeaders.push(h);
   }

@@ -20,6 +20,8 @@ import { jsonDepth, MAX_BODY_DEPTH } from '../request/parse.js';
 import * as metrics from '../metrics.js';
 import { PipelineStop } from '../errors.js';
 import { createLogLimiter } from '../log-limit.js';
+import type { TraceScope, Tracing } from '../tracing/index.js';
+import { parseTraceparent, pickTraceparent } from '../tracing/traceparent.js';
 
 /** Largest Mem0 answer the stage parses (1000 memories are well under 1 MiB). */
 export const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
@@ -48,6 +50,8 @@ export interface ProcessorDeps {
   phiLabels: readonly string[];
   logger: Logger;
   clock?: () => number;
+  /** A span per stream (docs/tracing.md); undefined = off. */
+  tracing?: Tracing;
 }
 
 function header(h: HttpHeaders | undefined, name: string): string | undefined {
@@ -113,9 +117,12 @@ export interface StreamProcessor {
 const limited = createLogLimiter();
 
 /** One stream = one HTTP request. */
-export function createStreamProcessor(deps: ProcessorDeps): StreamProcessor {
+export function createStreamProcessor(deps: ProcessorDeps, stream: { traceparent?: string } = {}): StreamProcessor {
   const clock = deps.clock ?? Date.now;
   let ctx: ResponseContext | undefined;
+  // The stream's span (child of Envoy's ext_proc span) and trace id, for the row and the logs.
+  let trace: TraceScope | undefined;
+  let traceId: string | undefined;
   let sawRequest = false;
   let upstreamStatus = 0;
   let content: ContentCheck | undefined;
@@ -130,12 +137,16 @@ export function createStreamProcessor(deps: ProcessorDeps): StreamProcessor {
     const now = clock();
     const full: OutcomeFacts = { ...facts, upstreamStatus, latencyMs: Math.max(0, now - ctx.decidedAtMs) };
     if (content) full.content = { mode: content.mode, action: content.action, findings: content.findings };
+    if (traceId !== undefined) full.traceId = traceId;
+    trace?.set({ 'mem0_gov.status': facts.status, 'mem0_gov.upstream_status': upstreamStatus, 'mem0_gov.returned': facts.returned, 'mem0_gov.withheld': (facts.withheldPhi?.length ?? 0) + (facts.withheldCrossTenant?.length ?? 0) });
     try {
       await deps.audit.append(outcomeRow(ctx, full, now));
       metrics.outcomes.inc({ route: ctx.route, status_class: `${Math.floor(upstreamStatus / 100)}xx` });
+      trace?.end();
       return true;
     } catch (err) {
-      limited('error', deps.logger, 'outcome_not_durable', { err: { message: (err as Error).message }, decisionId: ctx.decisionId }, 'outcome not durable: answer withheld');
+      limited('error', deps.logger, 'outcome_not_durable', { err: { message: (err as Error).message }, decisionId: ctx.decisionId, traceId }, 'outcome not durable: answer withheld');
+      trace?.end(true);
       return false;
     }
   }
@@ -145,7 +156,7 @@ export function createStreamProcessor(deps: ProcessorDeps): StreamProcessor {
     if (!ctx?.memoryId || upstreamStatus < 200 || upstreamStatus >= 300) return;
     if (ctx.route !== 'memories.delete' && ctx.route !== 'memories.update') return;
     await deps.owners.evict(ctx.memoryId).catch((err: unknown) => {
-      deps.logger.warn({ err: { message: (err as Error).message }, decisionId: ctx?.decisionId }, 'owner cache eviction failed');
+      deps.logger.warn({ err: { message: (err as Error).message }, decisionId: ctx?.decisionId, traceId }, 'owner cache eviction failed');
     });
   }
 
@@ -159,6 +170,7 @@ export function createStreamProcessor(deps: ProcessorDeps): StreamProcessor {
 
   async function onEnd(): Promise<void> {
     if (ctx && !finished) await record({ status: upstreamStatus, reasons: ['upstream_no_answer'], phiReleased: false });
+    trace?.end();
   }
 
   return { onMessage, onEnd };
@@ -170,11 +182,19 @@ export function createStreamProcessor(deps: ProcessorDeps): StreamProcessor {
       // gRPC ext_authz sets `ctx`; the HTTP variant's header becomes metadata under its name.
       const value = fields?.[METADATA_KEY] ?? fields?.[CONTEXT_HEADER];
       ctx = decodeContext(value?.stringValue ?? value?.string_value);
+      // Envoy's ext_proc span (the stream's metadata), else the request's own traceparent.
+      const traceparent = pickTraceparent(stream.traceparent, header(msg.request_headers, 'traceparent'));
+      trace = deps.tracing?.start('mem0-gov response', traceparent, {
+        'mem0_gov.decision_id': ctx?.decisionId, 'mem0_gov.request_id': ctx?.requestId, 'mem0_gov.route': ctx?.route, 'mem0_gov.tenant': ctx?.identity.tenant,
+      });
+      traceId = trace?.traceId ?? parseTraceparent(traceparent)?.traceId;
       // Reached Mem0's side of the chain without an ext_authz decision: never release.
       if (!ctx) {
         metrics.responseStageFailures.inc({ reason: 'decision_context_missing' });
         const requestId = header(msg.request_headers, 'x-request-id') ?? '';
-        limited('error', deps.logger, 'decision_context_missing', { requestId }, 'response stage: no decision context');
+        limited('error', deps.logger, 'decision_context_missing', { requestId, traceId }, 'response stage: no decision context');
+        trace?.set({ 'mem0_gov.reason': 'decision_context_missing' });
+        trace?.end(true);
         return immediate('decision_context_missing', undefined, requestId);
       }
       const res = continueWith('request_headers');

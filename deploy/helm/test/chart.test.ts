@@ -156,6 +156,8 @@ describe('what the default values render', () => {
     expect(names.indexOf('POD_NAME')).toBeLessThan(names.indexOf('MEM0_GOV_AUDIT_CHAIN_ID'));
     expect(env.MEM0_GOV_AUDIT_CHAIN_ID.value).toBe('mem0-gov.$(POD_NAME)');
     expect(env.MEM0_GOV_AUDIT_ADMIN_CHAIN_ID.value).toBe('admin:mem0-gov.$(POD_NAME)');
+    // One process per pod unless authz.workers says more (the CPU count Node sees is the node's).
+    expect(env.MEM0_GOV_WORKERS.value).toBe('1');
     // authz never migrates: the owner does, in the hook Job.
     expect(env.MEM0_GOV_AUDIT_MIGRATE.value).toBe('false');
     expect(c.image).toBe(`mem0-gov/authz:${(parse(readFileSync(join(CHART, 'Chart.yaml'), 'utf8')) as { appVersion: string }).appVersion}`);
@@ -427,6 +429,8 @@ describe('external Redis, PostgreSQL, IdP and Mem0 (test/values-external.yaml)',
     expect(s.spec.volumeClaimTemplates[0].spec).toMatchObject({ storageClassName: 'fast-ssd', resources: { requests: { storage: '5Gi' } } });
     const c = pod(s).spec.containers[0];
     expect(envOf(c).MEM0_GOV_AUDIT_CHAIN_ID.value).toBe('prod-eu:$(POD_NAME)');
+    // Two workers: chains prod-eu:<pod>-w0 and -w1 (the service derives them).
+    expect(envOf(c).MEM0_GOV_WORKERS.value).toBe('2');
     const cm = one(external, 'ConfigMap', 'gov-policy-data');
     const env = envOf(c);
     const mount = c.volumeMounts.find((m: Any) => m.name === 'policy-data');
@@ -462,6 +466,7 @@ describe('external Redis, PostgreSQL, IdP and Mem0 (test/values-external.yaml)',
     expect(await renderError({ set: ['postgresql.writer.existingSecret=a', 'postgresql.writer.password=b'] })).toContain('either existingSecret or password');
     expect(await renderError({ set: ['istio.enabled=true'] })).toContain('set envoy.enabled=false');
     expect(await renderError({ set: ['audit.chainIdPrefix=a/b'] })).toContain("at '/audit/chainIdPrefix'");
+    expect(await renderError({ set: ['authz.workers=0'] })).toContain("at '/authz/workers'");
     // values.schema.json: a misspelt key is refused, not ignored.
     expect(await renderError({ set: ['postgresql.hots=db'] })).toMatch(/hots/);
     // An IPv6 Mem0 over http is fine.

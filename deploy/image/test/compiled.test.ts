@@ -193,6 +193,8 @@ describe('compiled JavaScript against real Redis and PostgreSQL, as the chart ru
       MEM0_GOV_PG_URL: writerUrl,
       MEM0_GOV_AUDIT_MIGRATE: 'false',
       MEM0_GOV_AUDIT_CHAIN_ID: 'mem0-gov.mem0-gov-authz-0',
+      // The compiled main.js as a primary with two workers (each its own entry), whatever the CPU count.
+      MEM0_GOV_WORKERS: '2',
       MEM0_GOV_AUDIT_SPOOL_DIR: join(dir, 'spool'),
       MEM0_GOV_AUDIT_CHECKPOINT_KEY_FILE: join(dir, 'checkpoint.pem'),
     };

@@ -109,7 +109,8 @@ describe("the caller's deadline", () => {
     expect(out).toMatchObject({ reason: 'deadline_exceeded', delivered: false });
     expect(d.events).toHaveLength(1);
     expect(d.events[0]).toMatchObject({ decision: 'error', reasons: ['deadline_exceeded'], status: 503 });
-    expect(JSON.parse(d.events[0]!.detail!)).toEqual({ undelivered: { decision: 'allow', reason: 'allowed', status: 200 } });
+    // policy_input: what `policy replay` rebuilds the policy's input from (policy ran).
+    expect(JSON.parse(d.events[0]!.detail!)).toEqual({ undelivered: { decision: 'allow', reason: 'allowed', status: 200 }, policy_input: expect.any(Object) });
   });
 
   it('passed while the row was made durable: the row stays, an outcome row says the answer was not delivered, a 503 goes out instead', async () => {
