@@ -47,10 +47,11 @@ export interface RenderEnvoyOptions {
   /** Benches: the admission token bucket (envoy.filters.http.local_ratelimit) sized to this
    * many requests/s (burst the same) instead of the committed value — capacity is the machine's. */
   admissionRate?: number;
-  /** Opt-in tracing (docs/tracing.md): Envoy's OpenTelemetry tracer on the edge listener, every
-   * request sampled, spans exported over OTLP/HTTP to `otlpHost:otlpPort` (/v1/traces) every
-   * `flushMs` (default 200 ms: tests wait for them). The committed file has no tracing. */
-  tracing?: { otlpPort: number; otlpHost?: string; serviceName?: string; flushMs?: number };
+  /** Opt-in tracing (docs/tracing.md): Envoy's OpenTelemetry tracer on the edge listener,
+   * `samplingPercent` of requests sampled (default 100), spans exported over OTLP/HTTP to
+   * `otlpHost:otlpPort` (/v1/traces) every `flushMs` (default 200 ms: tests wait for them; null:
+   * Envoy's own batching, for deployments). The committed file has no tracing. */
+  tracing?: { otlpPort: number; otlpHost?: string; serviceName?: string; flushMs?: number | null; samplingPercent?: number };
 }
 
 const ENVOY_DIR = dirname(fileURLToPath(import.meta.url));
@@ -295,7 +296,7 @@ function addTracing(doc: Document, hcm: Path, t: NonNullable<RenderEnvoyOptions[
   if (doc.hasIn([...hcm, 'tracing'])) throw new Error('envoy config: the connection manager already has tracing');
   const host = t.otlpHost ?? '127.0.0.1';
   doc.setIn([...hcm, 'tracing'], doc.createNode({
-    random_sampling: { value: 100 },
+    random_sampling: { value: t.samplingPercent ?? 100 },
     provider: {
       name: 'envoy.tracers.opentelemetry',
       typed_config: {
@@ -312,6 +313,7 @@ function addTracing(doc: Document, hcm: Path, t: NonNullable<RenderEnvoyOptions[
     load_assignment: { cluster_name: OTLP_CLUSTER, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: host, port_value: t.otlpPort } } } }] }] },
   }));
   // The tracer exports every flush_interval_ms (default 5 s) or every min_flush_spans (default 5).
+  if (t.flushMs === null) return;
   const layer: Path = ['layered_runtime', 'layers', indexByName(doc, ['layered_runtime', 'layers'], 'static'), 'static_layer'];
   doc.setIn([...layer, 'tracing.opentelemetry.flush_interval_ms'], t.flushMs ?? 200);
   doc.setIn([...layer, 'tracing.opentelemetry.min_flush_spans'], 1);

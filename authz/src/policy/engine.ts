@@ -133,8 +133,13 @@ export async function createPolicyEngine(cfg: PolicyConfig, logger: Logger): Pro
     for (const p of [cfg.wasmPath, cfg.dataPath]) add(p, enforced.reload);
     if (shadow !== undefined && shadowFiles !== undefined) for (const p of [shadowFiles.wasmPath, shadowFiles.dataPath]) add(p, shadow.reload);
     for (const [dir, files] of names) {
+      const all = new Set([...files.values()].flatMap((r) => [...r]));
       const w = watch(dir, { persistent: false }, (_event, filename) => {
-        const reloads = filename === null ? undefined : files.get(filename.toString());
+        // A Kubernetes ConfigMap volume updates by swapping its `..data` symlink (kubelet's atomic
+        // writer); the file names we watch never change then. That swap, or an event without a
+        // name, reloads every bundle read from this directory.
+        const name = filename?.toString();
+        const reloads = name === undefined || name === '..data' ? all : files.get(name);
         if (reloads === undefined) return;
         for (const reload of reloads) {
           clearTimeout(timers.get(reload));

@@ -1,6 +1,7 @@
 // deploy/helm/mem0-gov rendered by the real helm (scripts/bootstrap.sh) for the default values,
-// the Istio mesh variant (deploy/helm/examples/values-istio.yaml) and a values file that sets
-// every external-service knob (test/values-external.yaml); every manifest validated offline by
+// the Istio mesh variant (deploy/helm/examples/values-istio.yaml), a values file that sets
+// every external-service knob (test/values-external.yaml), and tracing plus a shadow policy
+// (test/values-tracing-shadow.yaml) alone and on top of the external one; every manifest validated offline by
 // kubeconform against the Kubernetes API schemas (oldest supported and newest version) and the
 // CRD schemas; then the properties a deployment relies on, each asserted on the rendered objects.
 import { execFile } from 'node:child_process';
@@ -11,6 +12,8 @@ import { promisify } from 'node:util';
 import { parse, parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadAuditConfig } from '../../../authz/src/audit/config.js';
+import { loadOtelConfig } from '../../../authz/src/config/otel.js';
+import { loadPolicyConfig } from '../../../authz/src/policy/config.js';
 import { unknownVariables } from '../../../authz/src/config/spec.js';
 import { loadConfig } from '../../../authz/src/service-config.js';
 import { generateDevCerts } from '../../../testing/certs.js';
@@ -22,6 +25,7 @@ import { CHART, KUBE_VERSIONS, lint, render, renderError, renderNotes, requireTo
 const execFileP = promisify(execFile);
 const ISTIO_VALUES = join(ROOT, 'deploy', 'helm', 'examples', 'values-istio.yaml');
 const EXTERNAL_VALUES = join(ROOT, 'deploy', 'helm', 'test', 'values-external.yaml');
+const TRACED_VALUES = join(ROOT, 'deploy', 'helm', 'test', 'values-tracing-shadow.yaml');
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- Kubernetes objects, checked field by field */
 type Any = any;
@@ -49,13 +53,19 @@ const pod = (o: K8sObject): Any => o.spec.template;
 let defaults: Rendered;
 let istio: Rendered;
 let external: Rendered;
+/** values-tracing-shadow.yaml on the defaults, and on values-external.yaml. */
+let traced: Rendered;
+let tracedExternal: Rendered;
+const TRACED_EXTERNAL_OPTS: RenderOptions = { release: 'x', namespace: 'prod', values: [EXTERNAL_VALUES, TRACED_VALUES] };
 
 beforeAll(async () => {
   requireTools();
-  [defaults, istio, external] = await Promise.all([
+  [defaults, istio, external, traced, tracedExternal] = await Promise.all([
     render(),
     render({ values: [ISTIO_VALUES] }),
     render({ release: 'x', namespace: 'prod', values: [EXTERNAL_VALUES] }),
+    render({ values: [TRACED_VALUES] }),
+    render(TRACED_EXTERNAL_OPTS),
   ]);
 }, 120_000);
 
@@ -80,10 +90,23 @@ describe('chart sources', () => {
     expect(count(tls, `${TOKENS.mem0Host}:${TOKENS.mem0Port}`)).toBeGreaterThan(0);
     expect(count(tls, TOKENS.mem0Port)).toBe(count(tls, `${TOKENS.mem0Host}:${TOKENS.mem0Port}`) + 1);
     expect(count(tls, TOKENS.mem0CaFile)).toBe(1);
+    // The traced variants: the same tokens as their untraced twins, plus the collector's host (the
+    // tracer's URI and the cluster's address), its port (the same two) and the sampling percentage.
+    for (const [untraced, file] of [[plain, 'envoy-tracing.yaml'], [tls, 'envoy-mem0-tls-tracing.yaml']] as const) {
+      const traced = readFileSync(join(CHART, 'files', file), 'utf8');
+      for (const t of [TOKENS.authzHost, TOKENS.authzPort, TOKENS.mem0Host, TOKENS.mem0Port, TOKENS.mem0CaFile]) expect(count(traced, t), `${file} ${t}`).toBe(count(untraced, t));
+      expect(count(untraced, TOKENS.otlpHost) + count(untraced, TOKENS.otlpPort) + count(untraced, TOKENS.samplingPercent)).toBe(0);
+      expect(count(traced, `http://${TOKENS.otlpHost}:${TOKENS.otlpPort}/v1/traces`)).toBe(1);
+      expect(count(traced, TOKENS.otlpHost)).toBe(2);
+      expect(count(traced, TOKENS.otlpPort)).toBe(2);
+      expect(count(traced, `port_value: ${TOKENS.otlpPort}`)).toBe(1);
+      expect(count(traced, TOKENS.samplingPercent)).toBe(1);
+      expect(count(traced, `value: ${TOKENS.samplingPercent}`)).toBe(1);
+    }
   });
 
   it('passes helm lint --strict for every variant', async () => {
-    for (const values of [[], [ISTIO_VALUES], [EXTERNAL_VALUES]]) {
+    for (const values of [[], [ISTIO_VALUES], [EXTERNAL_VALUES], [TRACED_VALUES], [EXTERNAL_VALUES, TRACED_VALUES]]) {
       const r = await lint({ values });
       expect(r.code, `${values.join(',')}: ${r.stdout}${r.stderr}`).toBe(0);
       expect(r.stdout).toContain('0 chart(s) failed');
@@ -92,8 +115,8 @@ describe('chart sources', () => {
 });
 
 describe('offline schema validation (kubeconform -strict)', () => {
-  it.each(KUBE_VERSIONS.flatMap((v) => [['defaults', v], ['istio', v], ['external', v]] as const))('%s values, Kubernetes %s: every manifest valid', async (variant, version) => {
-    const r = { defaults, istio, external }[variant];
+  it.each(KUBE_VERSIONS.flatMap((v) => [['defaults', v], ['istio', v], ['external', v], ['traced', v], ['tracedExternal', v]] as const))('%s values, Kubernetes %s: every manifest valid', async (variant, version) => {
+    const r = { defaults, istio, external, traced, tracedExternal }[variant];
     const out = await validate(r.text, version);
     const bad = out.resources.filter((x) => x.status !== 'statusValid');
     expect(bad).toEqual([]);
@@ -474,6 +497,181 @@ describe('external Redis, PostgreSQL, IdP and Mem0 (test/values-external.yaml)',
     const cfg = parse(one(v6, 'ConfigMap', 'mem0-gov-envoy').data!['envoy.yaml']!) as Any;
     expect(cfg.static_resources.clusters.find((c: Any) => c.name === 'mem0').load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address)
       .toEqual({ address: 'fd00::7', port_value: 8000 });
+  });
+});
+
+/** The edge connection manager of a rendered Envoy config. */
+const edgeHcm = (cfg: Any): Any => cfg.static_resources.listeners.find((l: Any) => l.name === 'mem0_edge').filter_chains[0].filters
+  .find((f: Any) => f.name === 'envoy.filters.network.http_connection_manager').typed_config;
+const staticLayer = (cfg: Any): Any => cfg.layered_runtime.layers.find((l: Any) => l.name === 'static').static_layer;
+
+describe('tracing (tracing.*, test/values-tracing-shadow.yaml)', () => {
+  const COLLECTOR = 'otel-collector.observability.svc.cluster.local';
+
+  it('off (the default): no OTEL_* variable, no tracer, no collector cluster or egress rule; collector values alone change nothing', async () => {
+    for (const r of [defaults, istio, external]) {
+      for (const w of r.objects.filter((o) => ['StatefulSet', 'Deployment', 'Job'].includes(o.kind))) {
+        for (const c of containers(pod(w).spec)) expect((c.env ?? []).map((e: Any) => e.name).filter((n: string) => n.startsWith('OTEL_')), w.metadata.name).toEqual([]);
+      }
+    }
+    for (const cm of [one(defaults, 'ConfigMap', 'mem0-gov-envoy'), one(external, 'ConfigMap', 'gov-envoy')]) {
+      const cfg = parse(cm.data!['envoy.yaml']!) as Any;
+      expect(edgeHcm(cfg).tracing).toBeUndefined();
+      expect(cfg.static_resources.clusters.map((c: Any) => c.name)).not.toContain('opentelemetry_collector');
+      expect(Object.keys(staticLayer(cfg)).filter((k) => k.startsWith('tracing.'))).toEqual([]);
+    }
+    expect(one(external, 'NetworkPolicy', 'gov-authz').spec.egress.flatMap((rule: Any) => rule.ports.map((p: Any) => p.port))).not.toContain(4318);
+    // Only the switch turns it on: every other tracing value leaves the render byte for byte alone.
+    const hostOnly = await render({ set: [`tracing.collector.host=${COLLECTOR}`, 'tracing.collector.httpPort=4319', 'tracing.serviceName=x'] });
+    expect(hostOnly.text).toBe(defaults.text);
+  });
+
+  it('on: authz exports to the collector with OTEL_* settings the service accepts, sampling as Envoy does', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mem0gov-chart-otel-'));
+    try {
+      for (const [r, podName, ns] of [[traced, 'mem0-gov-authz-1', 'mem0-gov'], [tracedExternal, 'gov-authz-0', 'prod']] as const) {
+        const sts = byKind(r, 'StatefulSet')[0]!;
+        const { env } = containerEnv(pod(sts).spec.containers[0], pod(sts).spec, podName, dir);
+        expect(unknownVariables(env)).toEqual([]);
+        loadConfig(env);
+        const otel = loadOtelConfig(env);
+        expect(otel).toMatchObject({
+          enabled: true, url: `http://${COLLECTOR}:4318/v1/traces`, serviceName: 'mem0-gov',
+          sampler: 'parentbased_traceidratio', samplerRatio: 0.125, headers: {},
+          resourceAttributes: { 'k8s.namespace.name': ns, 'k8s.pod.name': podName },
+        });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // The percentage as the plain decimal ratio the service accepts (Go would print 1e-05).
+    const ratio = async (pct: string): Promise<string> => {
+      const r = await render({ set: ['tracing.enabled=true', `tracing.collector.host=${COLLECTOR}`], setJson: [`tracing.samplingPercent=${pct}`] });
+      return envOf(pod(one(r, 'StatefulSet', 'mem0-gov-authz')).spec.containers[0]).OTEL_TRACES_SAMPLER_ARG.value as string;
+    };
+    expect(await Promise.all(['100', '0', '0.001', '33.3'].map(ratio))).toEqual(['1', '0', '0.00001', '0.333']);
+  });
+
+  it('on: Envoy runs render.ts\' tracer with the collector and sampling, Envoy\'s own batching, and envoy --mode validate accepts it', async () => {
+    const cases = [
+      [one(traced, 'ConfigMap', 'mem0-gov-envoy'), { authzHost: 'mem0-gov-authz-headless.mem0-gov.svc.cluster.local', authzPort: 9191, mem0Host: 'mem0.mem0.svc.cluster.local', mem0Port: 8000, mem0Tls: false }, {}],
+      [one(tracedExternal, 'ConfigMap', 'gov-envoy'), { authzHost: 'gov-authz-headless.prod.svc.cluster.local', authzPort: 9191, mem0Host: 'mem0.example.com', mem0Port: 443, mem0Tls: true, mem0CaFile: '/etc/mem0-ca/ca.crt' }, { '/etc/mem0-ca/ca.crt': 'ca' }],
+    ] as const;
+    for (const [cm, upstreams, files] of cases) {
+      const text = cm.data!['envoy.yaml']!;
+      expect(parse(text)).toEqual(parse(chartEnvoyConfig({ ...upstreams, tracing: { otlpHost: COLLECTOR, otlpPort: 4318, samplingPercent: 12.5 } })));
+      const cfg = parse(text) as Any;
+      const tracing = edgeHcm(cfg).tracing;
+      expect(tracing.random_sampling).toEqual({ value: 12.5 });
+      expect(tracing.provider.name).toBe('envoy.tracers.opentelemetry');
+      expect(tracing.provider.typed_config.http_service.http_uri).toEqual({ uri: `http://${COLLECTOR}:4318/v1/traces`, cluster: 'opentelemetry_collector', timeout: '1s' });
+      const collector = cfg.static_resources.clusters.find((c: Any) => c.name === 'opentelemetry_collector');
+      expect(collector.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address).toEqual({ address: COLLECTOR, port_value: 4318 });
+      // No test flush knobs: Envoy exports every 5 s or 5 spans, its defaults.
+      expect(Object.keys(staticLayer(cfg)).filter((k) => k.startsWith('tracing.'))).toEqual([]);
+      await expectEnvoyAccepts(text, files);
+    }
+    // A new Envoy config rolls the Envoy pods.
+    expect(pod(one(traced, 'Deployment', 'mem0-gov-envoy')).metadata.annotations['checksum/envoy-config'])
+      .not.toBe(pod(one(defaults, 'Deployment', 'mem0-gov-envoy')).metadata.annotations['checksum/envoy-config']);
+  });
+
+  it('NetworkPolicy: with authz egress restricted, one more rule to the collector\'s port and peers; Envoy\'s egress stays open', async () => {
+    // Unrestricted egress (no networkPolicy.authzEgress): nothing to open.
+    expect(one(traced, 'NetworkPolicy', 'mem0-gov-authz').spec).toEqual(one(defaults, 'NetworkPolicy', 'mem0-gov-authz').spec);
+    const before = one(external, 'NetworkPolicy', 'gov-authz').spec;
+    const after = one(tracedExternal, 'NetworkPolicy', 'gov-authz').spec;
+    expect(after.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(after.egress.slice(0, -1)).toEqual(before.egress);
+    expect(after.egress.at(-1)).toEqual({
+      ports: [{ port: 4318, protocol: 'TCP' }],
+      to: [{
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'observability' } },
+        podSelector: { matchLabels: { 'app.kubernetes.io/name': 'opentelemetry-collector' } },
+      }],
+    });
+    // No peers given: the collector's port to anywhere.
+    const anyPeer = one(await render({ set: ['tracing.enabled=true', `tracing.collector.host=${COLLECTOR}`, 'tracing.collector.httpPort=55681', 'networkPolicy.authzEgress[0].ports[0].port=6379'] }), 'NetworkPolicy', 'mem0-gov-authz').spec;
+    expect(anyPeer.egress.at(-1)).toEqual({ ports: [{ port: 55681, protocol: 'TCP' }] });
+    for (const r of [traced, tracedExternal]) expect(byKind(r, 'NetworkPolicy').find((n) => n.metadata.name.endsWith('-envoy'))!.spec.policyTypes).toEqual(['Ingress']);
+  });
+
+  it('refuses tracing without a collector and out-of-range values', async () => {
+    expect(await renderError({ set: ['tracing.enabled=true'] })).toContain('set tracing.collector.host');
+    expect(await renderError({ set: ['tracing.enabled=true', 'tracing.collector.host=otel', 'tracing.samplingPercent=101'] })).toContain("at '/tracing/samplingPercent'");
+    expect(await renderError({ set: ['tracing.collector.host=http://otel:4318'] })).toContain("at '/tracing/collector/host'");
+    expect(await renderError({ set: ['tracing.collector.port=4318'] })).toMatch(/port/);
+  });
+});
+
+describe('shadow policy (policy.shadow)', () => {
+  const MOUNT = '/etc/mem0-gov/policy-shadow';
+  const shadowOf = (r: Rendered): { env: Record<string, string>; mounts: Any[]; volumes: Any[] } => {
+    const spec = pod(byKind(r, 'StatefulSet')[0]!).spec;
+    const c = spec.containers[0];
+    const env = Object.fromEntries(c.env.filter((e: Any) => e.name.startsWith('MEM0_GOV_POLICY_SHADOW_')).map((e: Any) => [e.name, e.value]));
+    return { env, mounts: c.volumeMounts.filter((m: Any) => m.name === 'policy-shadow'), volumes: spec.volumes.filter((v: Any) => v.name === 'policy-shadow') };
+  };
+
+  it('off (the default): no shadow variable, volume or mount', () => {
+    for (const r of [defaults, istio, external]) expect(shadowOf(r)).toEqual({ env: {}, mounts: [], volumes: [] });
+  });
+
+  it('on: the candidate\'s keys of the ConfigMap, mounted read-only as a directory, named by the shadow variables the service reads', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mem0gov-chart-shadow-'));
+    try {
+      for (const [r, podName] of [[traced, 'mem0-gov-authz-0'], [tracedExternal, 'gov-authz-0']] as const) {
+        const s = shadowOf(r);
+        expect(s.volumes).toEqual([{ name: 'policy-shadow', configMap: { name: 'mem0-gov-candidate', items: [{ key: 'policy.wasm', path: 'policy.wasm' }, { key: 'data.json', path: 'data.json' }] } }]);
+        // A subPath mount would never see the ConfigMap change.
+        expect(s.mounts).toEqual([{ name: 'policy-shadow', mountPath: MOUNT, readOnly: true }]);
+        expect(s.env).toEqual({ MEM0_GOV_POLICY_SHADOW_WASM: `${MOUNT}/policy.wasm`, MEM0_GOV_POLICY_SHADOW_DATA: `${MOUNT}/data.json` });
+        const sts = byKind(r, 'StatefulSet')[0]!;
+        const { env } = containerEnv(pod(sts).spec.containers[0], pod(sts).spec, podName, dir);
+        expect(unknownVariables(env)).toEqual([]);
+        expect(loadConfig(env).policy.shadow).toEqual({ wasmPath: `${MOUNT}/policy.wasm`, dataPath: `${MOUNT}/data.json` });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // Still only the spool and /tmp are writable.
+    expect(pod(one(traced, 'StatefulSet', 'mem0-gov-authz')).spec.containers[0].volumeMounts.filter((m: Any) => m.readOnly !== true).map((m: Any) => m.mountPath).sort())
+      .toEqual(['/app/.state', '/tmp']);
+  });
+
+  it('a candidate of one file: the other falls back to the enforced one (only its variable is set, only its key mounted)', async () => {
+    const [wasmOnly, dataOnly] = await Promise.all([
+      render({ set: ['policy.shadow.configMap=cand'] }),
+      render({ set: ['policy.shadow.configMap=cand', 'policy.shadow.wasmKey=', 'policy.shadow.dataKey=tenants.json'] }),
+    ]);
+    expect(shadowOf(wasmOnly).env).toEqual({ MEM0_GOV_POLICY_SHADOW_WASM: `${MOUNT}/policy.wasm` });
+    expect(shadowOf(wasmOnly).volumes[0].configMap).toEqual({ name: 'cand', items: [{ key: 'policy.wasm', path: 'policy.wasm' }] });
+    expect(shadowOf(dataOnly).env).toEqual({ MEM0_GOV_POLICY_SHADOW_DATA: `${MOUNT}/tenants.json` });
+    expect(shadowOf(dataOnly).volumes[0].configMap).toEqual({ name: 'cand', items: [{ key: 'tenants.json', path: 'tenants.json' }] });
+    for (const r of [wasmOnly, dataOnly]) {
+      const out = await validate(r.text, KUBE_VERSIONS[1]);
+      expect(out.summary).toEqual({ valid: r.objects.length, invalid: 0, errors: 0, skipped: 0 });
+    }
+    const c = pod(one(dataOnly, 'StatefulSet', 'mem0-gov-authz')).spec.containers[0];
+    const policy = loadPolicyConfig(Object.fromEntries(c.env.filter((e: Any) => typeof e.value === 'string').map((e: Any) => [e.name, e.value])), LAYOUT.workdir);
+    expect(policy.shadow).toEqual({ wasmPath: policy.wasmPath, dataPath: `${MOUNT}/tenants.json` });
+    expect(policy.wasmPath).toBe(posix.join(LAYOUT.workdir, 'policies/build/policy.wasm'));
+  });
+
+  it('refuses a ConfigMap without keys, and names or keys Kubernetes would refuse', async () => {
+    expect(await renderError({ set: ['policy.shadow.configMap=cand', 'policy.shadow.wasmKey='] })).toContain('policy.shadow.wasmKey and/or policy.shadow.dataKey');
+    expect(await renderError({ set: ['policy.shadow.configMap=Cand_1'] })).toContain("at '/policy/shadow/configMap'");
+    expect(await renderError({ set: ['policy.shadow.configMap=cand', 'policy.shadow.wasmKey=a/b'] })).toContain("at '/policy/shadow/wasmKey'");
+  });
+
+  it('helm install names the ConfigMap the pods need, and how a changed candidate is picked up', async () => {
+    const notes = await renderNotes({ values: [TRACED_VALUES] });
+    expect(notes).toContain('configmap/mem0-gov-candidate (keys policy.wasm, data.json)');
+    expect(notes).toContain('reloaded\n  without a restart');
+    expect(notes).toContain(`http://otel-collector.observability.svc.cluster.local:4318/v1/traces`);
+    const plain = await renderNotes();
+    expect(plain).not.toContain('Shadow policy');
+    expect(plain).not.toContain('Tracing');
   });
 });
 

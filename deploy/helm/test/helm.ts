@@ -42,6 +42,8 @@ export interface RenderOptions {
   namespace?: string;
   values?: string[];
   set?: string[];
+  /** --set-json: a typed value (a float such as 12.5; --set would make it a string). */
+  setJson?: string[];
   kubeVersion?: string;
 }
 
@@ -51,6 +53,7 @@ function templateArgs(o: RenderOptions): string[] {
     '--kube-version', o.kubeVersion ?? KUBE_VERSIONS[0],
     ...(o.values ?? []).flatMap((v) => ['--values', v]),
     ...(o.set ?? []).flatMap((s) => ['--set', s]),
+    ...(o.setJson ?? []).flatMap((s) => ['--set-json', s]),
   ];
 }
 

@@ -1,7 +1,7 @@
 // The shadow bundle in the real engine (opa-wasm, bundles compiled by the OPA CLI): evaluated
 // with the same input after the enforced one, never deciding; loaded, rejected and hot-reloaded
 // like the enforced one; a shadow failure never changes a decision.
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -151,5 +151,32 @@ describe('shadow policy in the engine', () => {
     expect(r.engine.evaluate(createInput).shadow?.agree).toBe(false);
     const info = await registry.getSingleMetric('mem0gov_policy_shadow_revision_info')!.get();
     expect(info.values.find((v) => v.value === 1)?.labels.revision).toBe(r.engine.shadowRevision());
+  });
+  it('hot reload from a Kubernetes ConfigMap volume: kubelet swaps the ..data symlink, the file names stay', async () => {
+    // The layout kubelet's atomic writer keeps: <dir>/..<ts>/policy.wasm, ..data -> ..<ts>,
+    // policy.wasm -> ..data/policy.wasm; an update writes ..<ts2>, then renames a new ..data over the old.
+    const cm = mkdtempSync(join(tmpdir(), 'mem0gov-configmap-'));
+    mkdirSync(join(cm, '..2026_11_26_01'));
+    writeFileSync(join(cm, '..2026_11_26_01', 'policy.wasm'), shippedWasm);
+    symlinkSync('..2026_11_26_01', join(cm, '..data'));
+    symlinkSync('..data/policy.wasm', join(cm, 'policy.wasm'));
+    const dir = mkdtempSync(join(tmpdir(), 'mem0gov-shadow-'));
+    writeFileSync(join(dir, 'policy.wasm'), shippedWasm);
+    writeFileSync(join(dir, 'data.json'), shippedData);
+    const engine = await createPolicyEngine({
+      wasmPath: join(dir, 'policy.wasm'), dataPath: join(dir, 'data.json'), watch: true,
+      shadow: { wasmPath: join(cm, 'policy.wasm'), dataPath: join(dir, 'data.json') },
+    }, pino({ level: 'silent' }));
+    const r = { dir, shadowWasm: join(cm, 'policy.wasm'), shadowData: join(dir, 'data.json'), engine, logs: [] };
+    rigs.push(r);
+    expect(r.engine.shadowRevision()).toBe(bundleRevision(shippedWasm, shippedData));
+    mkdirSync(join(cm, '..2026_11_26_02'));
+    writeFileSync(join(cm, '..2026_11_26_02', 'policy.wasm'), createNeedsAdmin);
+    symlinkSync('..2026_11_26_02', join(cm, '..data_tmp'));
+    renameSync(join(cm, '..data_tmp'), join(cm, '..data'));
+    rmSync(join(cm, '..2026_11_26_01'), { recursive: true });
+    await waitFor('shadow swap', async () => r.engine.shadowRevision() === bundleRevision(createNeedsAdmin, shippedData), 5000);
+    expect(r.engine.evaluate(createInput).shadow?.agree).toBe(false);
+    rmSync(cm, { recursive: true, force: true });
   });
 });

@@ -131,6 +131,12 @@ mem0UpstreamFromUrl: http or https, no credentials, served at the root, default 
 {{- .Values.audit.chainIdPrefix | default (printf "%s." .Release.Namespace) -}}
 {{- end -}}
 
+{{/* tracing.samplingPercent as OTEL_TRACES_SAMPLER_ARG: a ratio in plain decimals (the
+service refuses exponent notation such as 1e-05, which Go prints for small floats). */}}
+{{- define "mem0-gov.samplerRatio" -}}
+{{- regexReplaceAll "\\.?0+$" (printf "%.8f" (divf .Values.tracing.samplingPercent 100)) "" -}}
+{{- end -}}
+
 {{/* Checks that span values ------------------------------------------------------------ */}}
 {{- define "mem0-gov.validate" -}}
 {{- if and .Values.istio.enabled .Values.envoy.enabled -}}
@@ -138,6 +144,12 @@ mem0UpstreamFromUrl: http or https, no credentials, served at the root, default 
 {{- end -}}
 {{- if not (or .Values.idp.issuers .Values.idp.issuersJson) -}}
 {{- fail "idp.issuers (or idp.issuersJson) is required" -}}
+{{- end -}}
+{{- if and .Values.tracing.enabled (not .Values.tracing.collector.host) -}}
+{{- fail "tracing.enabled: set tracing.collector.host (the OTLP/HTTP collector authz and Envoy export to)" -}}
+{{- end -}}
+{{- if and .Values.policy.shadow.configMap (not (or .Values.policy.shadow.wasmKey .Values.policy.shadow.dataKey)) -}}
+{{- fail "policy.shadow.configMap: name the candidate's key(s), policy.shadow.wasmKey and/or policy.shadow.dataKey" -}}
 {{- end -}}
 {{- if not (regexMatch "^[A-Za-z0-9._:@-]*$" (include "mem0-gov.chainIdPrefix" .)) -}}
 {{- fail "audit.chainIdPrefix: only A-Z a-z 0-9 . _ : @ - (MEM0_GOV_AUDIT_CHAIN_ID)" -}}
