@@ -10,8 +10,9 @@
 // p90, p99 and mean of each, the added p50 and the ratios with/without — all measured in the same
 // run — and what the machine is. Asserts nothing about speed (it checks the answers are right).
 //   npx tsx bench/response/run.ts [requests-per-Envoy-per-type=400]
-// MEM0_GOV_AUDIT_BATCH_MS in the environment reaches authz (default 5): with one request at a
-// time, every durable audit row waits for that group-commit window, the outcome row included.
+// MEM0_GOV_AUDIT_BATCH_MS in the environment reaches authz (default 0: an idle writer commits at
+// once); set it to see what a group-commit window costs one request at a time (each durable row,
+// the outcome row included, waits for it).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpsRequest } from 'node:https';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
@@ -200,7 +201,7 @@ export async function runResponseBench(n: number): Promise<void> {
     console.log(`response stage bench: ${n} requests per Envoy per case after ${WARMUP} warm-up each, alternating A B A B …`);
     console.log('  A = envoy/envoy.yaml (ext_authz + ext_proc), B = the same rendering without ext_proc (envoy/render.ts withoutResponseStage)');
     console.log('  one client, one kept-alive HTTP/1.1 TLS connection per Envoy, one request at a time; same authz, Redis, PostgreSQL, Mem0 stand-in, token');
-    console.log(`audit group commit window: MEM0_GOV_AUDIT_BATCH_MS=${batchMs ?? '5 (default)'}; one request at a time, so each durable row (decision, outcome) waits for it`);
+    console.log(`audit group commit window: MEM0_GOV_AUDIT_BATCH_MS=${batchMs ?? '0 (default: commit at once when idle)'}; one request at a time, so each durable row (decision, outcome) waits for any window`);
     console.log(`machine: ${availableParallelism()} cores (${model}), node ${process.version}; everything (client, 2 Envoys, authz, Redis, PostgreSQL, stand-in) shares them`);
 
     const seq = { i: 0 };

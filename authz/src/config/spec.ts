@@ -272,7 +272,7 @@ export const SPEC = {
   },
   AUDIT_SPOOL_DIR: { type: 'path', default: '.state/spool', group: 'audit', readBy: 'service', description: 'fsynced local spool while PostgreSQL is down; keep on a persistent volume' },
   AUDIT_SPOOL: { type: 'bool', default: true, group: 'audit', readBy: 'service', description: '`false`: no spool, reject while PostgreSQL is down' },
-  AUDIT_BATCH_MS: { type: 'int', default: 5, min: 0, max: 1000, group: 'audit', readBy: 'service', description: 'group commit window' },
+  AUDIT_BATCH_MS: { type: 'int', default: 0, min: 0, max: 1000, group: 'audit', readBy: 'service', description: 'extra wait (ms) before an idle writer commits; 0 = commit at once when nothing is in flight (events of one tick still share a commit; under load, batches gather while the previous commit is in flight)' },
   AUDIT_MAX_BATCH: { type: 'int', default: 2000, min: 1, max: 20_000, group: 'audit', readBy: 'service', description: 'group commit size' },
   AUDIT_RECONNECT_MS: { type: 'int', default: 500, min: 10, max: 60_000, group: 'audit', readBy: 'service', description: 'PostgreSQL retry interval while spooling' },
   AUDIT_CHECKPOINT_KEY_FILE: {

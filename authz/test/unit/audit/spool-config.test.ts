@@ -48,7 +48,7 @@ describe('audit spool', () => {
 describe('loadAuditConfig', () => {
   it('has the documented defaults', () => {
     const c = loadAuditConfig({});
-    expect(c).toMatchObject({ pgUrl: 'postgres://mem0gov_writer@127.0.0.1:5432/mem0gov', spoolDir: '.state/spool', batchMs: 5, migrate: true, spool: true });
+    expect(c).toMatchObject({ pgUrl: 'postgres://mem0gov_writer@127.0.0.1:5432/mem0gov', spoolDir: '.state/spool', batchMs: 0, migrate: true, spool: true });
     expect(c.checkpointKeyPem).toBeUndefined();
     expect(c.adminUrl).toBeUndefined();
   });
