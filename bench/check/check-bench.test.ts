@@ -115,9 +115,9 @@ describe('goals', () => {
   it('judges each goal held or missed at its bound, and "not measured" without the peer', () => {
     const g = judgeGoals({
       rps16: { mem0gov: 1000, peer: 1000 }, rps64: { mem0gov: 999, peer: 1000 },
-      p50At500: { mem0gov: 1.5, peer: 1.0 }, p50One: 2.01, addedThroughEnvoy: 2, cpuPer1000: 0.6,
+      p50At500: { mem0gov: 1.5, peer: 1.0 }, p50One: 2.01, addedThroughEnvoy: 2, cpuPer1000: 0.6, cpuPer1000At64: 0.61,
     });
-    expect(g.map((x) => x.verdict)).toEqual(['held', 'missed', 'held', 'missed', 'held', 'held']);
+    expect(g.map((x) => x.verdict)).toEqual(['held', 'missed', 'held', 'missed', 'held', 'missed', 'held']);
     const noPeer = judgeGoals({ rps16: { mem0gov: 1 }, rps64: { mem0gov: 1 }, p50At500: { mem0gov: 1 }, p50One: 1, addedThroughEnvoy: 1, cpuPer1000: 0.7 });
     expect(noPeer.map((x) => x.verdict)).toEqual(['not measured', 'not measured', 'not measured', 'held', 'held', 'missed']);
   });

@@ -64,6 +64,8 @@ export interface GoalInputs {
   addedThroughEnvoy?: number;
   /** CPU s per 1,000 checks, service + Redis + PostgreSQL, at the fixed 500/s. */
   cpuPer1000?: number | null;
+  /** The same at 64 concurrent: where the issue measured its 0.71 s (full batches, busy cores). */
+  cpuPer1000At64?: number | null;
 }
 
 const f2 = (x: number): string => x.toFixed(2);
@@ -92,9 +94,14 @@ export function judgeGoals(g: GoalInputs): Goal[] {
   out.push(g.addedThroughEnvoy === undefined
     ? { goal: 'added p50 through Envoy, one client ≤ 2 ms', measured: 'not run', verdict: 'not measured' }
     : { goal: 'added p50 through Envoy, one client ≤ 2 ms', measured: `${g.addedThroughEnvoy >= 0 ? '+' : ''}${f2(g.addedThroughEnvoy)} ms`, verdict: g.addedThroughEnvoy <= 2 ? 'held' : 'missed' });
-  out.push(g.cpuPer1000 === undefined || g.cpuPer1000 === null
-    ? { goal: 'CPU per 1,000 checks (service + Redis + PostgreSQL) ≤ 0.6 s', measured: 'not run', verdict: 'not measured' }
-    : { goal: 'CPU per 1,000 checks (service + Redis + PostgreSQL) ≤ 0.6 s', measured: `${f2(g.cpuPer1000)} s at 500/s`, verdict: g.cpuPer1000 <= 0.6 ? 'held' : 'missed' });
+  // Judged at both loads: the issue measured its figure at 64 concurrent; at a steady 500/s the
+  // audit writer commits nearly every row alone, which costs PostgreSQL more per check.
+  for (const [where, v] of [['at 64 concurrent', g.cpuPer1000At64], ['at 500/s', g.cpuPer1000]] as const) {
+    if (v === undefined) continue;
+    out.push(v === null
+      ? { goal: `CPU per 1,000 checks (service + Redis + PostgreSQL) ≤ 0.6 s, ${where}`, measured: 'not run', verdict: 'not measured' }
+      : { goal: `CPU per 1,000 checks (service + Redis + PostgreSQL) ≤ 0.6 s, ${where}`, measured: `${f2(v)} s`, verdict: v <= 0.6 ? 'held' : 'missed' });
+  }
   return out;
 }
 

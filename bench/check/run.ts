@@ -285,6 +285,7 @@ async function main(opts: Options): Promise<void> {
       p50One: fig('1 concurrent', MEM0GOV)!.p50,
       addedThroughEnvoy: viaEnvoy.get(AUTHZ)!.p50 - alone.p50,
       cpuPer1000: fig('fixed 500/s', MEM0GOV)!.cpuPer1000,
+      cpuPer1000At64: fig('64 concurrent', MEM0GOV)!.cpuPer1000,
     };
     console.log('\n== goals (issue #15), on this machine');
     console.log(table(['goal', 'measured', 'verdict'], judgeGoals(inputs).map((g) => [g.goal, g.measured, g.verdict])));
