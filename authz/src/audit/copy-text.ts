@@ -44,10 +44,7 @@ export function encodeCopyRows(rows: readonly AuditRow[]): string {
 
 // COPY TO only ever emits these escapes (never octal or hex forms).
 const UNESC: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\' };
-function field(s: string): string | null {
-  if (s === '\\N') return null;
-  return s.indexOf('\\') === -1 ? s : s.replace(/\\(.)/gs, (_, c: string) => UNESC[c] ?? c);
-}
+const unescapeField = (s: string): string => s.replace(/\\(.)/gs, (_, c: string) => UNESC[c] ?? c);
 
 /**
  * One line of `COPY (SELECT ROW_SELECT_SQL …) TO STDOUT` (without its newline) as an AuditRow,
@@ -55,9 +52,13 @@ function field(s: string): string | null {
  * column (verify reports such a line as its own problem).
  */
 export function decodeCopyLine(line: string): AuditRow | null {
-  const a = line.split('\t');
+  // The fields are unescaped in place: the verifier decodes every row, one array less per row.
+  const a: RawRow = line.split('\t');
   if (a.length !== ROW_COLUMNS.length) return null;
-  const raw: RawRow = new Array<string | null>(a.length);
-  for (let i = 0; i < a.length; i++) raw[i] = field(a[i]!);
-  return rowFromRaw(raw);
+  for (let i = 0; i < a.length; i++) {
+    const s = a[i]!;
+    if (s === '\\N') a[i] = null;
+    else if (s.indexOf('\\') !== -1) a[i] = unescapeField(s);
+  }
+  return rowFromRaw(a);
 }

@@ -1,9 +1,9 @@
 // Verifies chains stored in PostgreSQL (audit/README.md "Verification"). Per chain it starts at
 // the latest anchor it can trust — the signed boundary of the last archive, or (incremental runs)
 // the last signed checkpoint this verifier verified (verify-state.ts) — streams the rows after it
-// with COPY (pg-copy-streams), judges each row's own hash (on this thread, or for long reads in
-// worker threads: piscina), and checks order, links and checkpoints in order (verify.ts), which
-// names the first bad row.
+// with COPY (pg-copy-streams) in blocks, judges each block — every row's own hash, the links inside
+// it (verify-worker.ts) — on this thread or, for long reads, in worker threads too (piscina), and
+// stitches the blocks in order (verify.ts: order, links, checkpoints), which names the first bad row.
 import { availableParallelism } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
@@ -14,7 +14,7 @@ import type { Checkpoint, CheckpointVerifier } from './checkpoint.js';
 import { chainBounds, copyChainRows, listChains, readArchives, readCheckpoints, readRowsUpTo, rowHash, type ArchiveBoundary, type ChainStatus } from './pg.js';
 import { GENESIS_HASH } from './row.js';
 import { ChainVerifier, type ChainReport, type VerifyProblem, type VerifyReason } from './verify.js';
-import { hashBlock, type HashedBlock } from './verify-worker.js';
+import { applyBlock, judgeBlock, type BlockSummary, type BlockTask } from './verify-worker.js';
 import type { VerifyMarks } from './verify-state.js';
 
 /** Where a run started reading a chain. */
@@ -72,56 +72,74 @@ export function startWorkers(threads: number): Piscina {
 }
 
 /**
- * Feeds the rows of one COPY stream to `v`, hashed in `pool` (or here). Reads the stream to its
- * end even after the first problem: the COPY must complete before the session is used again.
+ * Feeds the rows of one COPY stream to `v` in blocks of whole lines, judged (verify-worker.ts) in
+ * `pool` or here, then stitched in order. Reads the stream to its end even after the first
+ * problem: the COPY must complete before the session is used again.
  */
-async function feed(stream: Readable, v: ChainVerifier, pool: Piscina | null, yielding: boolean): Promise<void> {
+export async function feed(stream: Readable, v: ChainVerifier, pool: Piscina | null, yielding: boolean): Promise<void> {
   const blockBytes = yielding ? YIELD_BLOCK_BYTES : BLOCK_BYTES;
-  const inFlight: Promise<HashedBlock>[] = [];
+  const inFlight: Promise<BlockSummary>[] = [];
   const maxInFlight = pool === null ? 0 : pool.options.maxThreads * 2;
   const decoder = new StringDecoder('utf8');
-  const apply = (b: HashedBlock): void => {
-    for (let i = 0; i < b.seq.length && !v.failed; i++) {
-      v.pushHashed({ chain_id: b.chain[i]!, seq: b.seq[i]!, event_id: b.event[i]!, prev_hash: b.prev[i]!, hash: b.hash[i]! }, b.problem[i]!);
-    }
-  };
-  const submit = async (bytes: Buffer): Promise<void> => {
+  const cpSeqs = v.checkpointSeqs;
+  const ctx = { chainId: v.chainId, checkpointSeqs: new Set(cpSeqs) };
+  const taskSeqs = Float64Array.from(cpSeqs);
+  const apply = (b: BlockSummary): void => applyBlock(v, b);
+  const submit = async (block: Uint8Array): Promise<void> => {
     if (v.failed) return;
     if (pool === null) {
-      apply(hashBlock(decoder.write(bytes)));
+      apply(judgeBlock(decoder.write(block), ctx));
       if (yielding) await new Promise<void>((r) => setImmediate(r));
       return;
     }
-    const block = new Uint8Array(bytes.length);
-    block.set(bytes);
-    const task = pool.run(block, { transferList: [block.buffer] }) as Promise<HashedBlock>;
-    task.catch(() => undefined); // surfaced when awaited, in order
-    inFlight.push(task);
+    let judged: Promise<BlockSummary>;
+    if (pool.queueSize > 0) {
+      // Every worker busy (or still starting: ~0.5 s from TypeScript sources) and a block already
+      // waiting: this thread judges this one itself rather than queue it.
+      judged = Promise.resolve(judgeBlock(decoder.write(block), ctx));
+    } else {
+      const t: BlockTask = { bytes: block, chainId: v.chainId, checkpointSeqs: taskSeqs };
+      judged = pool.run(t, { transferList: [block.buffer as ArrayBuffer] }) as Promise<BlockSummary>;
+      judged.catch(() => undefined); // surfaced when awaited, in order
+    }
+    inFlight.push(judged);
     while (inFlight.length > maxInFlight) apply(await inFlight.shift()!);
   };
-  let parts: Buffer[] = [];
-  let size = 0;
   // A failure (a worker gone) stops the work, not the reading.
   let error: unknown = null;
-  const guarded = async (bytes: Buffer): Promise<void> => {
+  const guarded = async (block: Uint8Array): Promise<void> => {
     try {
-      await submit(bytes);
+      await submit(block);
     } catch (err) {
       error ??= err;
     }
   };
+  // Chunks are copied once, into the block (its own buffer: transferable to a worker); the bytes
+  // after its last newline start the next block.
+  let block = new Uint8Array(blockBytes * 2);
+  let size = 0;
+  let lineEnd = 0; // just after the block's last newline so far
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     if (v.failed || error !== null) continue;
-    parts.push(chunk);
+    if (size + chunk.length > block.length) {
+      const bigger = new Uint8Array(Math.max(block.length * 2, size + chunk.length));
+      bigger.set(block.subarray(0, size));
+      block = bigger;
+    }
+    block.set(chunk, size);
+    const nl = chunk.lastIndexOf(10);
+    if (nl !== -1) lineEnd = size + nl + 1;
     size += chunk.length;
-    if (size < blockBytes) continue;
-    const all = Buffer.concat(parts, size);
-    const end = all.lastIndexOf(10) + 1; // whole lines only; the rest waits for the next chunk
-    parts = end < all.length ? [all.subarray(end)] : [];
-    size = all.length - end;
-    if (end > 0) await guarded(all.subarray(0, end));
+    if (size < blockBytes || lineEnd === 0) continue;
+    const next = new Uint8Array(Math.max(blockBytes * 2, size - lineEnd));
+    next.set(block.subarray(lineEnd, size));
+    const whole = block.subarray(0, lineEnd);
+    size -= lineEnd;
+    lineEnd = 0;
+    block = next;
+    await guarded(whole);
   }
-  if (size > 0 && !v.failed && error === null) await guarded(Buffer.concat(parts, size));
+  if (size > 0 && !v.failed && error === null) await guarded(block.subarray(0, size));
   for (const p of inFlight.splice(0)) {
     try {
       const b = await p;

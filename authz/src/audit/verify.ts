@@ -1,6 +1,6 @@
 // Chain verification (audit/README.md "Verification"): pure, streaming, stops at the first bad row.
-// Fed by PostgreSQL (verify-db.ts: rows hashed here or in worker threads, then checked in order)
-// or an export file (verify-file.ts).
+// Fed by PostgreSQL (verify-db.ts: blocks of rows judged here or in worker threads, verify-worker.ts,
+// then stitched in order) or an export file (verify-file.ts).
 import { canonicalHashed, chainHash, formatProblem, GENESIS_HASH, type AuditRow } from './row.js';
 import type { Checkpoint, CheckpointVerifier } from './checkpoint.js';
 
@@ -105,6 +105,11 @@ export class ChainVerifier {
     return this.problem !== null;
   }
 
+  /** The seqs this run has a checkpoint for (rows that must be pushed, not skipped by pushRun). */
+  get checkpointSeqs(): number[] {
+    return [...this.cps.keys()];
+  }
+
   private fail(row: { seq: number; event_id: string | null }, reason: VerifyReason, detail: string): false {
     this.problem = { chain_id: this.chainId, seq: row.seq, event_id: row.event_id, reason, detail };
     return false;
@@ -140,6 +145,22 @@ export class ChainVerifier {
     this.expectedSeq = row.seq + 1;
     this.rows++;
     return true;
+  }
+
+  /**
+   * The rows after the last row pushed, up to and including `last`, were checked where they were
+   * decoded (verify-worker.ts judgeBlock): each continues the one before it (chain, seq + 1, link,
+   * own hash, no checkpoint at its seq) and the first continues the last row pushed. What
+   * pushHashed would do for each of them is then only counting. A `last` at or below the last row
+   * pushed is no rows.
+   */
+  pushRun(last: { seq: number; hash: string }): void {
+    if (this.problem !== null || last.seq < this.expectedSeq) return;
+    this.firstSeq ??= this.expectedSeq;
+    this.rows += last.seq - this.expectedSeq + 1;
+    this.lastSeq = last.seq;
+    this.prevHash = last.hash;
+    this.expectedSeq = last.seq + 1;
   }
 
   private checkCheckpoints(row: RowMeta, cps: readonly Checkpoint[]): boolean {
