@@ -11,13 +11,15 @@ export class PipelineStop extends Error {
   readonly reason: string;
   readonly status: number;
   readonly headers: Record<string, string>;
+  /** Facts for the audit row's `detail` only, never for the caller (e.g. which API key id failed). */
+  readonly audit: Readonly<Record<string, string>> | undefined;
 
   constructor(
     decision: Exclude<DecisionValue, 'allow'>,
     reason: string,
     status: number,
     headers: Record<string, string> = {},
-    options: { cause?: unknown } = {},
+    options: { cause?: unknown; audit?: Readonly<Record<string, string>> } = {},
   ) {
     super(`${decision}: ${reason}`, options.cause !== undefined ? { cause: options.cause } : undefined);
     this.name = 'PipelineStop';
@@ -25,6 +27,12 @@ export class PipelineStop extends Error {
     this.reason = reason;
     this.status = status;
     this.headers = headers;
+    this.audit = options.audit;
+  }
+
+  /** The same stop, with facts for the audit row. */
+  withAudit(audit: Readonly<Record<string, string>>): PipelineStop {
+    return new PipelineStop(this.decision, this.reason, this.status, this.headers, { cause: this.cause, audit: { ...this.audit, ...audit } });
   }
 }
 

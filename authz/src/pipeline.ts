@@ -229,6 +229,7 @@ export function createPipeline(deps: PipelineDeps): Decide {
       } catch (err) {
         const s = err instanceof StopAt ? err.stop : asStop(err);
         ctx = err instanceof StopAt ? err.ctx : start;
+        if (s.audit !== undefined) ctx = { ...ctx, stopAudit: s.audit };
         if (s.reason === 'internal_error') log.error({ err: { message: (s.cause as Error | undefined)?.message }, requestId: raw.requestId, traceId }, 'pipeline error');
         result = { decision: s.decision, reason: s.reason, status: s.status, headers: s.headers };
       }

@@ -34,6 +34,8 @@ export interface DecisionContext {
   readonly undelivered?: DecisionResult;
   /** The W3C trace this check belongs to (docs/tracing.md), for `detail.trace_id`. */
   readonly traceId?: string;
+  /** What the stop that decided knew for the row (PipelineStop.audit), e.g. a refused API key's id. */
+  readonly stopAudit?: Readonly<Record<string, string>>;
 }
 
 export interface DecisionResult {
@@ -154,8 +156,8 @@ export function decisionRow(ctx: DecisionContext, r: DecisionResult, latencyMs: 
       options: req && Object.keys(req.options).length > 0 ? req.options : undefined,
       content: ctx.content,
       // API-key callers are marked (with the key id, never the key); no mark: a JWT.
-      credential: ctx.identity?.credential === 'api_key' ? 'api_key' : undefined,
-      api_key_id: ctx.identity?.credential === 'api_key' ? ctx.identity.keyId : undefined,
+      credential: ctx.identity?.credential === 'api_key' ? 'api_key' : ctx.stopAudit?.credential,
+      api_key_id: ctx.identity?.credential === 'api_key' ? ctx.identity.keyId : ctx.stopAudit?.api_key_id,
       undelivered: ctx.undelivered !== undefined ? { decision: ctx.undelivered.decision, reason: ctx.undelivered.reason, status: ctx.undelivered.status } : undefined,
       trace_id: ctx.traceId,
       // Policy decisions only: what `policy replay` needs beyond the row's columns, and what a

@@ -5,7 +5,7 @@
 // other two systems and says the peer was not run.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { JWK } from 'jose';
 import { ROOT, freePort, waitFor } from '../../testing/tools.js';
 
@@ -36,7 +36,8 @@ export function peerBinary(env: Readonly<Record<string, string | undefined>>): s
   const p = env.OPA_ENVOY_PLUGIN;
   if (p === undefined || p === '') return undefined;
   if (!existsSync(p)) throw new Error(`OPA_ENVOY_PLUGIN=${p}: no such file`);
-  return p;
+  // Absolute: the peer is spawned from another working directory.
+  return resolve(p);
 }
 
 export async function startPeer(o: PeerOptions): Promise<RunningPeer> {
@@ -73,6 +74,9 @@ export async function startPeer(o: PeerOptions): Promise<RunningPeer> {
   child.stdout!.on('data', capture);
   child.stderr!.on('data', capture);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  // A binary that cannot be started fails the wait below (and so the bench) instead of the process.
+  let spawnError: Error | undefined;
+  child.once('error', (err) => { spawnError = err; });
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');
@@ -83,6 +87,7 @@ export async function startPeer(o: PeerOptions): Promise<RunningPeer> {
   try {
     // /health?plugins: 200 once the policy is loaded and every plugin (the gRPC server) is up.
     await waitFor('opa-envoy-plugin /health?plugins', async () => {
+      if (spawnError !== undefined) throw new Error(`opa-envoy-plugin did not start: ${spawnError.message}`);
       if (child.exitCode !== null) throw new Error(`opa-envoy-plugin exited with ${child.exitCode}: ${out}`);
       return (await fetch(`http://127.0.0.1:${httpPort}/health?plugins`)).ok;
     }, 30_000, 100);

@@ -1,13 +1,13 @@
 // One chain's writer: holds the chain's advisory lock on its own connection, seals events
-// (seq, prev_hash, hash assigned exactly once), group-commits them every few ms (one statement per
-// batch, the next batch hashed while the previous commits), and keeps answers flowing when
+// (seq, prev_hash, hash assigned exactly once), group-commits them (at once when idle; under load
+// the next batch gathers and is hashed while the previous commits; one statement per batch), and keeps answers flowing when
 // PostgreSQL is down *or slow*: a batch PostgreSQL has not confirmed within the durability
 // deadline goes to the fsynced spool and its promises resolve; later batches follow it there
 // (chain order); the spool is replayed in bounded chunks beside new decisions once PostgreSQL
 // answers again, and the writer goes back to writing PostgreSQL directly when it has caught up
 // (audit/README.md "Writing").
 //
-// Batches of up to INSERT_MAX_ROWS rows are one INSERT (one round trip), larger ones one COPY.
+// Batches of up to INSERT_MAX_ROWS rows are one prepared INSERT … VALUES (one round trip), larger ones one COPY.
 // Two activities share the one session:
 //   intake  — seals queued events and makes them durable: PostgreSQL directly (mode `direct`) or
 //             the spool (mode `spool`). The only path an answer waits on.
@@ -22,7 +22,7 @@ import type { AuditEvent } from '../types.js';
 import { loadSigner, type Checkpoint, type CheckpointSigner } from './checkpoint.js';
 import type { AuditConfig } from './config.js';
 import { encodeCopyRows } from './copy-text.js';
-import { connect, copyEncodedRows, insertCheckpoint, insertRows, isUniqueViolation, readHead, tryLockChain, MAX_ROWS_PER_INSERT } from './pg.js';
+import { connect, copyEncodedRows, insertCheckpoint, insertRows, insertValues, isUniqueViolation, readHead, tryLockChain, MAX_ROWS_PER_INSERT, MAX_ROWS_PER_VALUES } from './pg.js';
 import { AuditError, GENESIS_HASH, normalizeEvent, sealNormalized, type AuditRow } from './row.js';
 import { openSpool, type Spool } from './spool.js';
 
@@ -31,7 +31,7 @@ const PING_EVERY_MS = 1000;
 const SEAL_SLICE = 500;
 /** Up to this many rows a batch is one INSERT (one write, one round trip); more: one COPY (two
  * round trips, cheaper per row). Under a steady trickle most batches hold a few rows. */
-const INSERT_MAX_ROWS = 64;
+const INSERT_MAX_ROWS = MAX_ROWS_PER_VALUES;
 /** Spool rows replayed per statement (one transaction each) while new decisions keep coming. */
 export const REPLAY_CHUNK = 1000;
 /** A session operation that has not settled after this long is abandoned (connection closed,
@@ -386,10 +386,10 @@ export class ChainWriter {
     return new Promise<Persisted>((resolve) => {
       let decided = false;
       const op = this.onSession(client, () => (sealed.rows.length <= INSERT_MAX_ROWS
-        ? insertRows(client, sealed.rows)
+        ? insertValues(client, sealed.rows)
         : copyEncodedRows(client, sealed.encoded)).catch((err: unknown) => {
-        // COPY has no ON CONFLICT: a key already stored fails the whole COPY, and insertRows
-        // (skips rows whose (event_id, ts) is stored) keeps the exactly-once semantics.
+        // Neither VALUES nor COPY has ON CONFLICT: a key already stored fails the statement, and
+        // insertRows (skips rows whose (event_id, ts) is stored) keeps the exactly-once semantics.
         if (!isUniqueViolation(err) || this.client !== client) throw err;
         return insertRows(client, sealed.rows);
       }));

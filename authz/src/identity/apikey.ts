@@ -10,7 +10,7 @@
 // secret); the secret is checked against it on every request. No session: like a client-
 // credentials agent, a key has no `sid` (no idle timeout) and no auth time (no absolute session
 // limit); its own expiry is its lifetime, bounded by MEM0_GOV_APIKEY_MAX_TTL when created.
-import { stop } from '../errors.js';
+import { PipelineStop, stop } from '../errors.js';
 import * as metrics from '../metrics.js';
 import type { RedisClient } from '../redis/connect.js';
 import type { Identity } from '../types.js';
@@ -86,17 +86,22 @@ export function createApiKeyAuthenticator(deps: {
       const parsed = parseApiKey(text);
       if (!parsed) throw unauthenticated('malformed_token');
       const now = clock();
-      const r = await record(parsed.keyId, now);
+      // Refusals of a well-formed key name its (public) key id in the audit row: guessing or a
+      // leaked, revoked key shows up per key id. Never the secret.
+      const named = (s: PipelineStop): PipelineStop => s.withAudit({ credential: 'api_key', api_key_id: parsed.keyId });
+      const r = await record(parsed.keyId, now).catch((err: unknown) => {
+        throw err instanceof PipelineStop ? named(err) : err;
+      });
       // The secret first: whoever does not hold it learns nothing about the key's state.
-      if (r === undefined || !digestMatches(apiKeyDigest(parsed.keyId, parsed.secret), r.digest)) throw unauthenticated('unknown_api_key');
-      if (!TENANT_PATTERN.test(r.tenant)) throw unauthenticated('unknown_api_key');
+      if (r === undefined || !digestMatches(apiKeyDigest(parsed.keyId, parsed.secret), r.digest)) throw named(unauthenticated('unknown_api_key'));
+      if (!TENANT_PATTERN.test(r.tenant)) throw named(unauthenticated('unknown_api_key'));
       // As the gate answers a revoked jti: 401, no challenge (a new key, not a retry, is the fix),
       // counted for the revoked-credential alert.
       if (r.revokedAt !== undefined) {
         metrics.revokedTokenUse.inc({ tenant: r.tenant });
-        throw stop('token_revoked');
+        throw named(stop('token_revoked'));
       }
-      if (r.expiresAt <= now) throw unauthenticated('expired');
+      if (r.expiresAt <= now) throw named(unauthenticated('expired'));
       return identityFor(r);
     },
   };

@@ -183,7 +183,13 @@ describe('gRPC variant, Mem0 key injected by authz', () => {
     expect(e2.headers['www-authenticate']).toContain('error_description="expired"');
     const unknown = generateApiKey();
     issued.push(unknown.text);
-    expect(outcome(await as({ kind: 'x-api-key', key: unknown.text })(list))).toBe('401 unknown_api_key');
+    const guessed = await as({ kind: 'x-api-key', key: unknown.text })(list);
+    expect(outcome(guessed)).toBe('401 unknown_api_key');
+    // Refused before any identity: the row still names the (public) key id guessed at, never the secret.
+    const guessedRow = (await db.query('SELECT actor_sub, detail FROM audit.events WHERE event_id = $1', [guessed.headers['x-mem0-gov-decision-id']])).rows[0];
+    expect(guessedRow.actor_sub).toBeNull();
+    expect(JSON.parse(guessedRow.detail)).toMatchObject({ credential: 'api_key', api_key_id: unknown.keyId });
+    expect(guessedRow.detail).not.toContain(unknown.secret);
     expect(outcome(await send({ ...list, headers: { 'x-api-key': 'a-mem0-key' } }))).toBe('401 malformed_token');
     const { key } = await createKey(env, ['--tenant', 'acme', '--sub', 'two', '--role', 'agent-reader', '--ttl', '1d']);
     const jwt = await stack.token({ tenant: 'acme', roles: ['agent-reader'], sub: 'two' });

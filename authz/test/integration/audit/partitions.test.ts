@@ -5,7 +5,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeCopyRows } from '../../../src/audit/copy-text.js';
-import { connect, copyEncodedRows, ensurePartitions, insertRows, listPartitions, selectRows } from '../../../src/audit/pg.js';
+import { connect, copyEncodedRows, ensurePartitions, insertRows, insertValues, listPartitions, selectRows } from '../../../src/audit/pg.js';
 import { GENESIS_HASH, seal, type AuditRow } from '../../../src/audit/row.js';
 import { event, startAuditDb, type AuditDb } from './helpers.js';
 
@@ -59,7 +59,7 @@ describe('audit partitions', () => {
     expect((await db.su.query("SELECT audit.create_month_partition('2019-04-01') AS p")).rows[0].p).toBe('events_p2019_04');
   });
 
-  it('(chain_id, seq) and event_id stay unique across partitions, for INSERT and COPY', async () => {
+  it('(chain_id, seq) and event_id stay unique across partitions, for INSERT (unnest and VALUES) and COPY', async () => {
     const rows = chain('uniq', [new Date().toISOString(), new Date().toISOString()]);
     await copyEncodedRows(writer, encodeCopyRows(rows));
     const other = `${new Date().getUTCFullYear() + 1}-01-15T00:00:00.000Z`; // another partition (next year's January, or the default)
@@ -67,13 +67,16 @@ describe('audit partitions', () => {
     const sameSeq = { ...chain('uniq', [other])[0]! };
     await expect(insertRows(writer, [sameSeq])).rejects.toMatchObject({ code: '23505', message: expect.stringMatching(/events_chain_seq_global/) });
     await expect(copyEncodedRows(writer, encodeCopyRows([sameSeq]))).rejects.toMatchObject({ code: '23505' });
+    await expect(insertValues(writer, [sameSeq])).rejects.toMatchObject({ code: '23505', message: expect.stringMatching(/events_chain_seq_global/) });
     // The same event id under another ts (so in another partition), in another chain.
     const sameId = { ...chain('uniq-2', [other])[0]!, event_id: rows[0]!.event_id };
     await expect(insertRows(writer, [sameId])).rejects.toMatchObject({ code: '23505', message: expect.stringMatching(/events_event_id_global/) });
     await expect(copyEncodedRows(writer, encodeCopyRows([sameId]))).rejects.toMatchObject({ code: '23505' });
+    await expect(insertValues(writer, [sameId])).rejects.toMatchObject({ code: '23505', message: expect.stringMatching(/events_event_id_global/) });
     // Within one partition the partition's own keys refuse it.
     const samePart = { ...chain('uniq', [new Date().toISOString()])[0]!, event_id: 'another-id' };
     await expect(insertRows(writer, [samePart])).rejects.toMatchObject({ code: '23505', message: expect.stringMatching(/_pkey/) });
+    await expect(insertValues(writer, [samePart])).rejects.toMatchObject({ code: '23505', message: expect.stringMatching(/_pkey/) });
     expect((await db.su.query("SELECT count(*)::int AS n FROM audit.events WHERE chain_id LIKE 'uniq%'")).rows[0].n).toBe(2);
   });
 
@@ -105,8 +108,10 @@ describe('audit partitions', () => {
   it('a spool replay of rows already stored is idempotent (the same row is in the same partition)', async () => {
     const rows = chain('replay', [new Date().toISOString(), '2019-03-05T00:00:00.000Z', new Date().toISOString()]);
     await insertRows(writer, rows.slice(0, 2));
-    // COPY of a stored row fails; the writer then replays with insertRows, which skips stored rows.
+    // COPY (or the writer's VALUES insert) of a stored row fails; the writer then replays with
+    // insertRows, which skips stored rows.
     await expect(copyEncodedRows(writer, encodeCopyRows(rows))).rejects.toMatchObject({ code: '23505' });
+    await expect(insertValues(writer, rows)).rejects.toMatchObject({ code: '23505' });
     await insertRows(writer, rows);
     await insertRows(writer, rows);
     const stored = await selectRows(writer, "WHERE chain_id = 'replay' ORDER BY seq", []);
