@@ -8,15 +8,29 @@ export class RedisTimeoutError extends Error {
   readonly reason = 'redis_timeout';
 }
 
+/**
+ * `p`, or a RedisTimeoutError once `ms` have passed without its answer. The timer does not decide
+ * alone: after an event-loop stall (a burst, a busy machine) an expired timer runs *before* the
+ * loop reads sockets, so an answer already waiting in the socket would be called a timeout. The
+ * verdict waits one turn (setImmediate runs after the poll phase has read the socket); only an
+ * answer still missing then is one Redis did not give in time.
+ */
 export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new RedisTimeoutError(`redis did not answer within ${ms} ms`)), ms);
+    let settled = false;
+    const timer = setTimeout(() => {
+      setImmediate(() => {
+        if (!settled) reject(new RedisTimeoutError(`redis did not answer within ${ms} ms`));
+      });
+    }, ms);
     p.then(
       (v) => {
+        settled = true;
         clearTimeout(timer);
         resolve(v);
       },
       (e: unknown) => {
+        settled = true;
         clearTimeout(timer);
         reject(e instanceof Error ? e : new Error(String(e)));
       },
