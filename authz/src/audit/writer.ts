@@ -16,6 +16,7 @@
 import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import type { Logger } from '../logger.js';
+import { onDeadline } from '../deadline.js';
 import { createLogLimiter } from '../log-limit.js';
 import * as metrics from '../metrics.js';
 import type { AuditEvent } from '../types.js';
@@ -393,7 +394,8 @@ export class ChainWriter {
         if (!isUniqueViolation(err) || this.client !== client) throw err;
         return insertRows(client, sealed.rows);
       }));
-      const timer = deadline === undefined ? null : setTimeout(() => {
+      // Judged after the loop has read PostgreSQL's socket: a commit already answered is not late.
+      const timer = deadline === undefined ? null : onDeadline(Math.max(0, deadline - performance.now()), () => {
         if (decided) return;
         decided = true;
         // PostgreSQL has not confirmed in time: slow, stalled or locked. From now on the intake spools.
@@ -402,19 +404,19 @@ export class ChainWriter {
         this.limited('warn', this.logger, 'pg-slow', { chainId: this.cfg.chainId, durabilityMs: this.durabilityMs, rows: sealed.rows.length },
           'PostgreSQL did not confirm within the durability deadline: spooling audit events');
         resolve(this.toSpool(sealed, op));
-      }, Math.max(0, deadline - performance.now()));
+      });
       // Settled in the operation's own callbacks: answers go out as soon as the commit is in.
       op.then(() => {
         if (decided) return;
         decided = true;
-        if (timer !== null) clearTimeout(timer);
+        timer?.cancel();
         this.lastOkAt = this.clock();
         this.settle(sealed);
         resolve('pg');
       }, (err: unknown) => {
         if (decided) return;
         decided = true;
-        if (timer !== null) clearTimeout(timer);
+        timer?.cancel();
         this.markDown(client, err as Error);
         resolve(this.toSpool(sealed, null));
       });

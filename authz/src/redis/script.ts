@@ -3,35 +3,23 @@
 // to EVALSHA. Every call is bounded by `timeoutMs`.
 import { createHash } from 'node:crypto';
 import type { RedisClient } from './connect.js';
+import { onDeadline } from '../deadline.js';
 
 export class RedisTimeoutError extends Error {
   readonly reason = 'redis_timeout';
 }
 
-/**
- * `p`, or a RedisTimeoutError once `ms` have passed without its answer. The timer does not decide
- * alone: after an event-loop stall (a burst, a busy machine) an expired timer runs *before* the
- * loop reads sockets, so an answer already waiting in the socket would be called a timeout. The
- * verdict waits one turn (setImmediate runs after the poll phase has read the socket); only an
- * answer still missing then is one Redis did not give in time.
- */
+/** `p`, or a RedisTimeoutError once `ms` have passed without its answer (judged after the loop read its sockets: deadline.ts). */
 export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    let settled = false;
-    const timer = setTimeout(() => {
-      setImmediate(() => {
-        if (!settled) reject(new RedisTimeoutError(`redis did not answer within ${ms} ms`));
-      });
-    }, ms);
+    const deadline = onDeadline(ms, () => reject(new RedisTimeoutError(`redis did not answer within ${ms} ms`)));
     p.then(
       (v) => {
-        settled = true;
-        clearTimeout(timer);
+        deadline.cancel();
         resolve(v);
       },
       (e: unknown) => {
-        settled = true;
-        clearTimeout(timer);
+        deadline.cancel();
         reject(e instanceof Error ? e : new Error(String(e)));
       },
     );
