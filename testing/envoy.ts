@@ -45,6 +45,8 @@ export interface StartEnvoyOptions {
   tracing?: RenderEnvoyOptions['tracing'];
   /** Envoy's own log level (access logs are always on stdout); default warn. */
   logLevel?: string;
+  /** Benches: edits the rendered config before Envoy starts (bench/check's "Envoy alone"). */
+  transformConfig?: (yaml: string) => string;
 }
 
 export interface RunningEnvoy {
@@ -93,7 +95,7 @@ export async function startEnvoy(opts: StartEnvoyOptions): Promise<RunningEnvoy>
   const port = opts.port ?? (await freePort());
   const adminPort = opts.adminPort ?? (await freePort());
   const configFile = join(workDir, 'envoy.yaml');
-  await writeFile(configFile, renderEnvoyConfig({
+  const rendered = renderEnvoyConfig({
     listenPort: port,
     adminPort,
     authzGrpcPort: opts.authzGrpcPort,
@@ -112,7 +114,8 @@ export async function startEnvoy(opts: StartEnvoyOptions): Promise<RunningEnvoy>
     listenAddress: opts.listenAddress ?? '127.0.0.1',
     certFile: certs.certFile,
     keyFile: certs.keyFile,
-  }));
+  });
+  await writeFile(configFile, opts.transformConfig === undefined ? rendered : opts.transformConfig(rendered));
 
   let output = '';
   // --disable-hot-restart: no shared-memory base id, so any number of Envoys can run side by side.

@@ -28,7 +28,7 @@ import { ROOT } from '../../testing/tools.js';
 import { summarize } from '../response/run.js';
 import { SEARCH_PATH, ghzData, grpcRequest, searchBody } from './check-request.js';
 import { treeCpuSeconds } from './cpu.js';
-import { startBareEnvoy, type BareEnvoy } from './envoy-alone.js';
+import { startBareEnvoy } from './envoy-alone.js';
 import { ghzBinary, ghzVersion, runGhz, type Load } from './ghz.js';
 import { alternate } from './http-loop.js';
 import { peerBinary, startPeer, type RunningPeer } from './peer.js';
@@ -101,7 +101,7 @@ async function main(opts: Options): Promise<void> {
   let empty: EmptyHandler | undefined;
   let peer: RunningPeer | undefined;
   let authzOnly: RunningEnvoy | undefined;
-  let bare: BareEnvoy | undefined;
+  let bare: RunningEnvoy | undefined;
   try {
     const ghz = ghzBinary(env);
     const peerBin = peerBinary(env);

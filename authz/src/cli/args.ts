@@ -206,3 +206,11 @@ export function dateArg(flag: string, value: string | undefined): Date {
   if (Number.isNaN(d.getTime())) throw new UsageError(`${flag}: not an ISO 8601 date: ${value}`);
   return d;
 }
+
+/** A point in time: a duration before now (`7d`, `36h`, bare seconds) or an ISO 8601 date. */
+export function timeArg(flag: string, value: string, nowMs: number): Date {
+  if (/^\d+(\.\d+)?[smhd]?$/.test(value)) return new Date(nowMs - durationArg(flag, value));
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) throw new UsageError(`${flag}: neither a duration (7d, 36h) nor an ISO 8601 date: ${value}`);
+  return d;
+}

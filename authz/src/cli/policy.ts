@@ -5,16 +5,8 @@ import { connect } from '../audit/pg.js';
 import { loadPolicyConfig } from '../policy/config.js';
 import { replayRow, ReplayTally, formatReport } from '../policy/replay.js';
 import { candidateFiles, decisionRows, loadBundleFiles } from '../policy/replay-source.js';
-import { command, durationArg, group, UsageError, EXIT_FAIL, EXIT_OK } from './args.js';
+import { command, group, timeArg, UsageError, EXIT_FAIL, EXIT_OK } from './args.js';
 import { record } from './context.js';
-
-/** `7d`, `36h`, seconds (before now) or an ISO 8601 date. */
-function timeArg(flag: string, value: string, nowMs: number): Date {
-  if (/^\d+(\.\d+)?[smhd]?$/.test(value)) return new Date(nowMs - durationArg(flag, value));
-  const d = new Date(value);
-  if (Number.isNaN(d.getTime())) throw new UsageError(`${flag}: neither a duration (7d, 36h) nor an ISO 8601 date: ${value}`);
-  return d;
-}
 
 const replay = command({
   path: 'policy replay',

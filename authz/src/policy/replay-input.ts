@@ -5,7 +5,7 @@
 // lacks goes into `detail.policy_input` when the decision is recorded: the policy's clock, where
 // each entity id was named, PHI in the body, the owner's flags and the break-glass grant. Flags,
 // times, a role name and ids only — never memory content. Pure, no I/O.
-import { ENTITY_KINDS, type Action, type EntityKind, type EntityRef, type MemoryOwner, type PolicyInput, type RouteId } from '../types.js';
+import { ENTITY_KINDS, type Action, type AuditEvent, type EntityKind, type EntityRef, type MemoryOwner, type PolicyInput, type RouteId } from '../types.js';
 
 /** `detail.policy_input` of a decision row: the input fields the row does not otherwise hold. */
 export interface PolicyInputDigest {
@@ -31,27 +31,9 @@ export function policyInputDigest(input: PolicyInput): PolicyInputDigest {
   return d;
 }
 
-/** The columns of a decision row replay reads (audit/row.ts AuditRow has them all). */
-export interface RecordedDecision {
-  event_id: string;
-  ts: string;
-  decision: string;
-  reasons: string[];
-  status: number;
-  actor_sub: string | null;
-  roles: string[];
-  tenant: string | null;
-  agent: string | null;
-  action: string | null;
-  route: string | null;
-  method: string;
-  path: string;
-  entity_ids: string[];
-  memory_id: string | null;
-  source_ip: string | null;
-  /** RFC 8785 JSON text of the row's detail, or null. */
-  detail: string | null;
-}
+/** The columns of a decision row replay reads. */
+export type RecordedDecision = Pick<AuditEvent, 'event_id' | 'ts' | 'decision' | 'reasons' | 'status' | 'actor_sub' | 'roles' | 'tenant'
+  | 'agent' | 'action' | 'route' | 'method' | 'path' | 'entity_ids' | 'memory_id' | 'source_ip' | 'detail'>;
 
 const SOURCES: ReadonlySet<string> = new Set(['query', 'body', 'filters', 'path']);
 const KINDS: ReadonlySet<string> = new Set(ENTITY_KINDS);

@@ -2,7 +2,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { startRedis, type RedisHandle } from '../../../../testing/redis.js';
-import type { AdminAction, CliContext } from '../../../src/cli/context.js';
 import * as limits from '../../../src/cli/limits.js';
 import * as revoke from '../../../src/cli/revoke.js';
 import * as tenant from '../../../src/cli/tenant.js';
@@ -12,35 +11,14 @@ import { connectRedis, loadRedisConfig, closeRedis, type RedisClient } from '../
 import { LIMITS_KEY, tenantKeys } from '../../../src/redis/keys.js';
 import { storeGrant } from '../../../src/gate/breakglass-store.js';
 import type { Gate } from '../../../src/types.js';
-import { REQ, capturingLogger, gateConfig, identity } from './helpers.js';
+import { REQ, capturingLogger, fakeCliContext, gateConfig, identity, type FakeCliContext } from './helpers.js';
 
 let server: RedisHandle;
 let admin: Redis;
 let gateClient: RedisClient;
 let gate: Gate;
 
-interface FakeCtx extends CliContext {
-  outLines: string[];
-  errLines: string[];
-  actions: Omit<AdminAction, 'actor'>[];
-}
-
-function ctx(opts: { failRecord?: boolean; env?: Record<string, string> } = {}): FakeCtx {
-  const c: FakeCtx = {
-    env: { MEM0_GOV_REDIS_URL: server.url, ...opts.env },
-    actor: 'ops-oncall',
-    outLines: [],
-    errLines: [],
-    actions: [],
-    out: (l) => c.outLines.push(l),
-    err: (l) => c.errLines.push(l),
-    async recordAdmin(a) {
-      if (opts.failRecord) throw new Error('audit chain unavailable');
-      c.actions.push(a);
-    },
-  };
-  return c;
-}
+const ctx = (opts: { failRecord?: boolean; env?: Record<string, string> } = {}): FakeCliContext => fakeCliContext(server.url, opts);
 
 beforeAll(async () => {
   server = await startRedis();

@@ -3,6 +3,7 @@ import pino from 'pino';
 import { Writable } from 'node:stream';
 import type { Identity, Mem0Request } from '../../../src/types.js';
 import { loadGateConfig, type GateConfig } from '../../../src/gate/index.js';
+import type { AdminAction, CliContext } from '../../../src/cli/context.js';
 
 export function identity(over: Partial<Identity> = {}): Identity {
   return { subject: 'alice', issuer: 'https://idp.test', tenant: 'acme', roles: ['agent-writer'], ...over };
@@ -45,4 +46,29 @@ export async function counterValue(
   const { values } = await metric.get();
   const v = values.find((x) => Object.entries(labels).every(([k, val]) => x.labels[k] === val));
   return v?.value ?? 0;
+}
+
+/** A CliContext for driving the Redis-backed admin commands: output lines and admin actions kept. */
+export interface FakeCliContext extends CliContext {
+  outLines: string[];
+  errLines: string[];
+  actions: Omit<AdminAction, 'actor'>[];
+}
+
+/** `failRecord`: recording the admin row fails (the command must then change nothing). */
+export function fakeCliContext(redisUrl: string, opts: { failRecord?: boolean; env?: Record<string, string> } = {}): FakeCliContext {
+  const c: FakeCliContext = {
+    env: { MEM0_GOV_REDIS_URL: redisUrl, ...opts.env },
+    actor: 'ops-oncall',
+    outLines: [],
+    errLines: [],
+    actions: [],
+    out: (l) => c.outLines.push(l),
+    err: (l) => c.errLines.push(l),
+    async recordAdmin(a) {
+      if (opts.failRecord) throw new Error('audit chain unavailable');
+      c.actions.push(a);
+    },
+  };
+  return c;
 }

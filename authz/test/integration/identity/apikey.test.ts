@@ -4,7 +4,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { startRedis, type RedisHandle } from '../../../../testing/redis.js';
-import type { AdminAction, CliContext } from '../../../src/cli/context.js';
 import * as apikeyCli from '../../../src/cli/apikey.js';
 import { createApiKeyAuthenticator } from '../../../src/identity/apikey.js';
 import { APIKEY_INDEX_KEY, LIST_RETENTION_MS, apiKeyRecordKey, storeRecord } from '../../../src/identity/apikey-store.js';
@@ -17,35 +16,14 @@ import type { Gate } from '../../../src/types.js';
 import * as revokeCli from '../../../src/cli/revoke.js';
 import * as tenantCli from '../../../src/cli/tenant.js';
 import * as metrics from '../../../src/metrics.js';
-import { REQ, capturingLogger, counterValue, gateConfig } from '../gate/helpers.js';
+import { REQ, capturingLogger, counterValue, fakeCliContext, gateConfig, type FakeCliContext } from '../gate/helpers.js';
 
 let server: RedisHandle;
 let admin: Redis;
 let client: RedisClient;
 let gate: Gate;
 
-interface FakeCtx extends CliContext {
-  outLines: string[];
-  errLines: string[];
-  actions: Omit<AdminAction, 'actor'>[];
-}
-
-function ctx(opts: { failRecord?: boolean; env?: Record<string, string> } = {}): FakeCtx {
-  const c: FakeCtx = {
-    env: { MEM0_GOV_REDIS_URL: server.url, ...opts.env },
-    actor: 'ops-oncall',
-    outLines: [],
-    errLines: [],
-    actions: [],
-    out: (l) => c.outLines.push(l),
-    err: (l) => c.errLines.push(l),
-    async recordAdmin(a) {
-      if (opts.failRecord) throw new Error('audit chain unavailable');
-      c.actions.push(a);
-    },
-  };
-  return c;
-}
+const ctx = (opts: { failRecord?: boolean; env?: Record<string, string> } = {}): FakeCliContext => fakeCliContext(server.url, opts);
 
 async function reason(p: Promise<unknown>): Promise<string> {
   try {
@@ -58,7 +36,7 @@ async function reason(p: Promise<unknown>): Promise<string> {
 }
 
 /** Creates a key through the CLI; returns the printed key and the context. */
-async function create(args: string[]): Promise<{ key: string; c: FakeCtx; code: number }> {
+async function create(args: string[]): Promise<{ key: string; c: FakeCliContext; code: number }> {
   const c = ctx();
   const code = await apikeyCli.run(['create', ...args], c);
   return { key: c.outLines[0] ?? '', c, code };
