@@ -42,11 +42,15 @@ export interface RenderEnvoyOptions {
    * answers or records outcome rows; bench/response uses it to measure what the stage adds. */
   withoutResponseStage?: boolean;
   /** Tests/benches with several authz replicas: more endpoints (same host) after the first in the
-   * authz clusters — the gRPC port in `mem0_gov_authz`, the HTTP port in `mem0_gov_authz_http`. */
+   * authz clusters — the gRPC port in the gRPC ones, the HTTP port in the HTTP ones (AUTHZ_CLUSTERS). */
   extraAuthzReplicas?: { grpcPort: number; httpPort?: number }[];
   /** Benches: the admission token bucket (envoy.filters.http.local_ratelimit) sized to this
    * many requests/s (burst the same) instead of the committed value — capacity is the machine's. */
   admissionRate?: number;
+  /** Envoy's bound on checks in flight to authz (the check cluster's circuit breaker
+   * `max_requests` and `max_pending_requests`) instead of the committed 32: the Helm chart sizes it
+   * to the authz cores behind Envoy, tests that flood authz itself raise it. */
+  checksInFlight?: number;
   /** Opt-in tracing (docs/tracing.md): Envoy's OpenTelemetry tracer on the edge listener,
    * `samplingPercent` of requests sampled (default 100), spans exported over OTLP/HTTP to
    * `otlpHost:otlpPort` (/v1/traces) every `flushMs` (default 200 ms: tests wait for them; null:
@@ -64,6 +68,19 @@ export function envoyConfigPath(variant: EnvoyVariant = 'grpc'): string {
 export const EDGE_LISTENER = 'mem0_edge';
 export const AUTHZ_GRPC_CLUSTER = 'mem0_gov_authz';
 export const AUTHZ_HTTP_CLUSTER = 'mem0_gov_authz_http';
+/** The response stage (ext_proc, gRPC) in both variants. */
+export const RESPONSE_CLUSTER = 'mem0_gov_response';
+/** The HTTP variant's checks: authz's HTTP port, a cluster of their own for the admission bound. */
+export const CHECK_HTTP_CLUSTER = 'mem0_gov_check_http';
+/** Every cluster that points at authz, and which of its ports. */
+const AUTHZ_CLUSTERS: { name: string; port: 'grpc' | 'http' }[] = [
+  { name: AUTHZ_GRPC_CLUSTER, port: 'grpc' },
+  { name: RESPONSE_CLUSTER, port: 'grpc' },
+  { name: AUTHZ_HTTP_CLUSTER, port: 'http' },
+  { name: CHECK_HTTP_CLUSTER, port: 'http' },
+];
+/** The cluster ext_authz asks, per variant: its circuit breaker is the admission bound. */
+export const checkCluster = (variant: EnvoyVariant): string => (variant === 'http' ? CHECK_HTTP_CLUSTER : AUTHZ_GRPC_CLUSTER);
 export const MEM0_CLUSTER = 'mem0';
 export const EXT_PROC_FILTER = 'envoy.filters.http.ext_proc';
 
@@ -257,16 +274,19 @@ export function renderEnvoyConfig(opts: RenderEnvoyOptions): string {
     const service = variant === 'http' ? ['http_service', 'server_uri'] : ['grpc_service'];
     setExisting(doc, [...hcm, 'http_filters', fi, 'typed_config', ...service, 'timeout'], opts.authzTimeout);
   }
-  // authz's HTTP port: the check endpoint (variant 'http') and the audit API (both variants).
-  if (variant === 'http' || hasCluster(doc, AUTHZ_HTTP_CLUSTER)) {
-    const port = opts.authzHttpPort ?? 9192;
-    setEndpoint(doc, committed, AUTHZ_HTTP_CLUSTER, opts.authzHost, port);
-    if (variant === 'http') setExisting(doc, [...hcm, 'http_filters', fi, 'typed_config', 'http_service', 'server_uri', 'uri'], `http://${opts.authzHost ?? '127.0.0.1'}:${port}`);
-  }
-  // The gRPC service (ext_authz in the default file; any other gRPC filter that talks to authz,
-  // such as ext_proc, in either file) — required where ext_authz uses it.
-  if (variant === 'grpc' || hasCluster(doc, AUTHZ_GRPC_CLUSTER)) setEndpoint(doc, committed, AUTHZ_GRPC_CLUSTER, opts.authzHost, opts.authzGrpcPort);
+  // Every cluster that talks to authz (AUTHZ_CLUSTERS) — the one ext_authz asks is required.
+  const httpPort = opts.authzHttpPort ?? 9192;
+  const portOf = (c: { port: 'grpc' | 'http' }): number => (c.port === 'grpc' ? opts.authzGrpcPort : httpPort);
+  const present = AUTHZ_CLUSTERS.filter((c) => c.name === checkCluster(variant) || hasCluster(doc, c.name));
+  for (const c of present) setEndpoint(doc, committed, c.name, opts.authzHost, portOf(c));
+  if (variant === 'http') setExisting(doc, [...hcm, 'http_filters', fi, 'typed_config', 'http_service', 'server_uri', 'uri'], `http://${opts.authzHost ?? '127.0.0.1'}:${httpPort}`);
   setEndpoint(doc, committed, MEM0_CLUSTER, opts.mem0Host, opts.mem0Port);
+  if (opts.checksInFlight !== undefined) {
+    const n = Math.max(1, Math.round(opts.checksInFlight));
+    const limits: Path = [...CLUSTERS, indexByName(doc, CLUSTERS, checkCluster(variant)), 'circuit_breakers', 'thresholds', 0];
+    setExisting(doc, [...limits, 'max_requests'], n);
+    setExisting(doc, [...limits, 'max_pending_requests'], n);
+  }
   if (opts.admissionRate !== undefined) {
     const li2 = indexByName(doc, [...hcm, 'http_filters'], 'envoy.filters.http.local_ratelimit');
     const rate = Math.max(10, Math.round(opts.admissionRate));
@@ -274,8 +294,7 @@ export function renderEnvoyConfig(opts: RenderEnvoyOptions): string {
     setExisting(doc, [...hcm, 'http_filters', li2, 'typed_config', 'token_bucket', 'tokens_per_fill'], Math.max(1, Math.round(rate / 10)));
   }
   const extra = opts.extraAuthzReplicas ?? [];
-  if (variant === 'grpc' || hasCluster(doc, AUTHZ_GRPC_CLUSTER)) addEndpoints(doc, AUTHZ_GRPC_CLUSTER, extra.map((r) => r.grpcPort));
-  if (variant === 'http' || hasCluster(doc, AUTHZ_HTTP_CLUSTER)) addEndpoints(doc, AUTHZ_HTTP_CLUSTER, extra.map((r) => r.httpPort ?? 9192));
+  for (const c of present) addEndpoints(doc, c.name, extra.map((r) => (c.port === 'grpc' ? r.grpcPort : r.httpPort ?? 9192)));
   if (opts.mem0Tls) {
     setMem0Tls(doc, opts.mem0Host!, opts.mem0CaFile ?? SYSTEM_CA_FILE);
     rewriteHostToMem0(doc, hcm, mem0Authority(opts.mem0Host!, opts.mem0Port));

@@ -12,7 +12,7 @@ import { NAMES, PREFIX, SPEC, isSecret, type Group, type VarSpec } from '../auth
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const README = join(ROOT, 'README.md');
 
-const STAGE_ORDER: Stage[] = ['parse', 'authenticate', 'gate', 'owner', 'policy', 'audit', 'response', 'service'];
+const STAGE_ORDER: Stage[] = ['parse', 'authenticate', 'gate', 'owner', 'policy', 'audit', 'response', 'service', 'envoy'];
 
 export function reasonsTable(): string {
   const rows = Object.entries(REASONS)

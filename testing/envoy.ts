@@ -41,6 +41,8 @@ export interface StartEnvoyOptions {
   extraAuthzReplicas?: { grpcPort: number; httpPort?: number }[];
   /** Benches: the admission token bucket in requests/s (see RenderEnvoyOptions.admissionRate). */
   admissionRate?: number;
+  /** Envoy's bound on checks in flight (see RenderEnvoyOptions.checksInFlight). */
+  checksInFlight?: number;
   /** Envoy's OpenTelemetry tracer exporting to an OTLP/HTTP receiver (see RenderEnvoyOptions.tracing). */
   tracing?: RenderEnvoyOptions['tracing'];
   /** Envoy's own log level (access logs are always on stdout); default warn. */
@@ -61,6 +63,10 @@ export interface RunningEnvoy {
   logs(): string;
   /** The JSON access log lines written so far. */
   accessLog(): Array<Record<string, unknown>>;
+  /** Envoy's counters and gauges now (admin /stats), by name — e.g.
+   * `cluster.mem0_gov_authz.upstream_rq_timeout` (checks Envoy gave up on) and
+   * `cluster.mem0_gov_authz.upstream_rq_active_overflow` (checks refused over the bound). */
+  stats(): Promise<Record<string, number>>;
   stop(): Promise<void>;
 }
 
@@ -110,6 +116,7 @@ export async function startEnvoy(opts: StartEnvoyOptions): Promise<RunningEnvoy>
     ...(opts.withoutResponseStage ? { withoutResponseStage: true } : {}),
     ...(opts.extraAuthzReplicas ? { extraAuthzReplicas: opts.extraAuthzReplicas } : {}),
     ...(opts.admissionRate !== undefined ? { admissionRate: opts.admissionRate } : {}),
+    ...(opts.checksInFlight !== undefined ? { checksInFlight: opts.checksInFlight } : {}),
     ...(opts.tracing !== undefined ? { tracing: opts.tracing } : {}),
     listenAddress: opts.listenAddress ?? '127.0.0.1',
     certFile: certs.certFile,
@@ -170,8 +177,18 @@ export async function startEnvoy(opts: StartEnvoyOptions): Promise<RunningEnvoy>
     accessLog: () => output.split('\n')
       .filter((l) => l.startsWith('{'))
       .flatMap((l) => { try { return [JSON.parse(l) as Record<string, unknown>]; } catch { return []; } }),
+    stats: () => envoyStats(adminPort),
     stop,
   };
+}
+
+/** Envoy's counters and gauges by name (admin `/stats?format=json`; histograms left out). */
+export async function envoyStats(adminPort: number): Promise<Record<string, number>> {
+  const res = await fetch(`http://127.0.0.1:${adminPort}/stats?format=json`);
+  const body = (await res.json()) as { stats: Array<{ name?: string; value?: unknown }> };
+  const out: Record<string, number> = {};
+  for (const s of body.stats) if (s.name !== undefined && typeof s.value === 'number') out[s.name] = s.value;
+  return out;
 }
 
 /** `envoy --mode validate -c <file>`; cwd is the file's directory (relative cert paths). */

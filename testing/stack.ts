@@ -51,6 +51,9 @@ export interface StackOptions {
   authzProcesses?: number;
   /** Benches: Envoy's admission token bucket (requests/s) sized to the machine. */
   admissionRate?: number;
+  /** Envoy's bound on checks in flight to authz (RenderEnvoyOptions.checksInFlight); default the
+   * shipped 32. Tests that flood authz itself raise it. */
+  checksInFlight?: number;
   /** Envoy traces every request and exports to this OTLP/HTTP receiver port (docs/tracing.md);
    * authz exports there too when `env` sets OTEL_TRACES_EXPORTER=otlp. */
   envoyTracing?: { otlpPort: number };
@@ -253,6 +256,7 @@ export async function startStack(opts: StackOptions = {}) {
       authzGrpcPort: first?.grpcPort ?? authz!.grpcPort,
       authzHttpPort: first?.httpPort ?? authz!.httpPort,
       ...(opts.admissionRate !== undefined ? { admissionRate: opts.admissionRate } : {}),
+      ...(opts.checksInFlight !== undefined ? { checksInFlight: opts.checksInFlight } : {}),
       ...(opts.envoyTracing !== undefined ? { tracing: opts.envoyTracing } : {}),
       ...(replicas.length > 1 ? { extraAuthzReplicas: replicas.slice(1).map((r) => ({ grpcPort: r.grpcPort, httpPort: r.httpPort })) } : {}),
       mem0Host: upstream.host,

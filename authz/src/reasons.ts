@@ -4,7 +4,9 @@
 // by the code or the policy, and that the README documents nothing else.
 import type { DecisionValue } from './types.js';
 
-export type Stage = 'parse' | 'authenticate' | 'gate' | 'owner' | 'policy' | 'audit' | 'response' | 'service';
+/** `envoy`: answered by the shipped Envoy config on its own (envoy/*.yaml local_reply_config); authz
+ * never saw the request, so it is in Envoy's access log, not in the audit trail. */
+export type Stage = 'parse' | 'authenticate' | 'gate' | 'owner' | 'policy' | 'audit' | 'response' | 'service' | 'envoy';
 
 export interface ReasonSpec {
   decision: Exclude<DecisionValue, 'allow'> | 'allow';
@@ -134,6 +136,9 @@ export const REASONS = {
   // the audit API (authz :9192 /audit/) was called without a durable allowed decision for exactly
   // this request (around Envoy, replayed, or too late)
   audit_decision_unknown: { decision: 'deny', status: 403, stage: 'service' },
+  // Envoy had no answer from authz (ext_authz's status_on_error): more checks in flight than its
+  // check cluster admits (refused at once), no replica reachable, or none answered in time
+  authz_unavailable: { decision: 'error', status: 503, stage: 'envoy' },
 } as const satisfies Record<string, ReasonSpec>;
 
 export type Reason = keyof typeof REASONS;

@@ -1,8 +1,9 @@
 // Generates the chart's files/ from the project's own sources, so the chart never carries a
 // hand-copied Envoy config or alert rule:
 //   files/envoy.yaml           envoy/envoy.yaml rendered by envoy/render.ts for the cluster: authz and
-//                              Mem0 hosts/ports are tokens the chart's ConfigMap template replaces
-//                              (TOKENS below); certificate paths are where the chart mounts the TLS Secret.
+//                              Mem0 hosts/ports and the bound on checks in flight are tokens the chart's
+//                              ConfigMap template replaces (TOKENS below); certificate paths are where
+//                              the chart mounts the TLS Secret.
 //   files/envoy-mem0-tls.yaml  the same for a Mem0 reached over https (render.ts' mem0Tls).
 //   files/envoy*-tracing.yaml  each of the two with render.ts' OpenTelemetry tracer (values
 //                              `tracing.enabled`): collector host/port and sampling are tokens too.
@@ -32,6 +33,9 @@ export const TOKENS = {
   otlpHost: 'otel-collector-host.mem0-gov.invalid',
   otlpPort: 65103,
   samplingPercent: 65104,
+  /** render.ts' checksInFlight: the check cluster's max_requests and max_pending_requests, sized
+   * by the template from authz.replicas × authz.workers (or envoy.checksInFlight). */
+  checksInFlight: 65105,
 } as const;
 
 /** Fixed in-pod values of the chart's Envoy Deployment. */
@@ -49,13 +53,14 @@ const BANNER = (source: string): string =>
 export interface ChartTracing { otlpHost: string; otlpPort: number; samplingPercent: number }
 
 /** The Envoy config the chart ships, as render.ts produces it for the given upstreams (and collector). */
-export function chartEnvoyConfig(o: { authzHost: string; authzPort: number; mem0Host: string; mem0Port: number; mem0Tls: boolean; mem0CaFile?: string; tracing?: ChartTracing }): string {
+export function chartEnvoyConfig(o: { authzHost: string; authzPort: number; mem0Host: string; mem0Port: number; mem0Tls: boolean; mem0CaFile?: string; checksInFlight: number; tracing?: ChartTracing }): string {
   return renderEnvoyConfig({
     ...ENVOY_POD,
     authzGrpcPort: o.authzPort,
     authzHost: o.authzHost,
     mem0Host: o.mem0Host,
     mem0Port: o.mem0Port,
+    checksInFlight: o.checksInFlight,
     ...(o.mem0Tls ? { mem0Tls: true, mem0CaFile: o.mem0CaFile ?? SYSTEM_CA_FILE } : {}),
     // Envoy's own export batching (5 s or 5 spans), not the tests' 200 ms.
     ...(o.tracing !== undefined ? { tracing: { ...o.tracing, flushMs: null } } : {}),
@@ -64,7 +69,7 @@ export function chartEnvoyConfig(o: { authzHost: string; authzPort: number; mem0
 
 /** Every generated file: path relative to the chart → content. */
 export function generatedFiles(): Record<string, string> {
-  const tokens = { authzHost: TOKENS.authzHost, authzPort: TOKENS.authzPort, mem0Host: TOKENS.mem0Host, mem0Port: TOKENS.mem0Port };
+  const tokens = { authzHost: TOKENS.authzHost, authzPort: TOKENS.authzPort, mem0Host: TOKENS.mem0Host, mem0Port: TOKENS.mem0Port, checksInFlight: TOKENS.checksInFlight };
   const tracing: ChartTracing = { otlpHost: TOKENS.otlpHost, otlpPort: TOKENS.otlpPort, samplingPercent: TOKENS.samplingPercent };
   const tls = { mem0Tls: true, mem0CaFile: TOKENS.mem0CaFile };
   return {

@@ -1,8 +1,10 @@
-// A flood through the real Envoy: authz decides at most MEM0_GOV_MAX_IN_FLIGHT checks at once
-// and refuses the rest at once — 503, reason `overloaded`, Retry-After, each refusal audited —
-// instead of letting them queue into Envoy's timeout; and Envoy's admission bucket (the outer
-// bound, envoy.filters.http.local_ratelimit) sheds what is beyond it with the same reason before
-// authz sees it. Envoy's ext_authz timeout is the test stacks' 2 s: this is about who answers and
+// A flood through the real Envoy, against each of the three bounds (docs/DESIGN.md "Availability"):
+// Envoy's admission bucket (envoy.filters.http.local_ratelimit) sheds beyond its rate with 503
+// `overloaded`; Envoy's bound on checks in flight (the check cluster's circuit breaker, 32 as
+// shipped) refuses beyond it at once with 503 `authz_unavailable`, so authz never has more to do
+// than it can answer in time; authz itself decides at most MEM0_GOV_MAX_IN_FLIGHT checks at once
+// and refuses the rest at once — 503 `overloaded`, each refusal audited (for several Envoys in
+// front of one replica). All with Retry-After, none left to Envoy's timeout. Envoy's ext_authz timeout is the test stacks' 2 s: this is about who answers and
 // how, not about latency on a loaded CI machine (bench/soak/faults.ts measures the flood against
 // the shipped budget).
 import { afterAll, describe, expect, it } from 'vitest';
@@ -28,7 +30,8 @@ async function burst(stack: Stack, toks: string[], n: number): Promise<LoadResul
 
 describe('a flood', () => {
   it('authz refuses what it cannot take at once: 503 overloaded with Retry-After, audited; nothing times out; it recovers', async () => {
-    const stack = await startStack({ authzProcesses: 1, env: { ...FAULT_ENV, MEM0_GOV_MAX_IN_FLIGHT: '8' } });
+    // Envoy's own bound out of the way: this is about authz's.
+    const stack = await startStack({ authzProcesses: 1, checksInFlight: 10_000, env: { ...FAULT_ENV, MEM0_GOV_MAX_IN_FLIGHT: '8' } });
     stacks.push(stack);
     const toks = await tokens(stack);
     const results = await burst(stack, toks, 600);
@@ -57,7 +60,7 @@ describe('a flood', () => {
   });
 
   it("Envoy's admission bucket sheds beyond its rate before authz: 503 overloaded, Retry-After, the deny body's shape", async () => {
-    const stack = await startStack({ admissionRate: 20, env: FAULT_ENV });
+    const stack = await startStack({ admissionRate: 20, checksInFlight: 10_000, env: FAULT_ENV });
     stacks.push(stack);
     const toks = await tokens(stack);
     const results = await burst(stack, toks, 120);
@@ -69,5 +72,29 @@ describe('a flood', () => {
     const a = await settledAudit(stack, results);
     expectConsistent(a, results);
     expect(a.decisionRows).toBe(results.length - shed.length);
+  });
+
+  it("Envoy's bound on checks in flight refuses beyond it at once: 503 authz_unavailable, Retry-After, never sent to authz", async () => {
+    // As shipped (32 per Envoy); authz's own bound (64) is never reached behind it.
+    const stack = await startStack({ authzProcesses: 1, env: FAULT_ENV });
+    stacks.push(stack);
+    const toks = await tokens(stack);
+    const before = await stack.envoy.stats();
+    const results = await burst(stack, toks, 600);
+    const after = await stack.envoy.stats();
+    const delta = (k: string): number => (after[k] ?? 0) - (before[k] ?? 0);
+    const refused = results.filter((r) => r.reason === 'authz_unavailable');
+    expect(refused.length).toBeGreaterThan(0);
+    for (const r of refused) expect(r).toMatchObject({ by: 'envoy', status: 503, retryAfter: '1' });
+    // Refused over the bound, not timed out; authz never needed to refuse anything itself.
+    const overflow = delta('cluster.mem0_gov_authz.upstream_rq_active_overflow') + delta('cluster.mem0_gov_authz.upstream_rq_pending_overflow');
+    expect(overflow, JSON.stringify(Object.fromEntries(Object.keys(after).filter((k) => k.startsWith('cluster.mem0_gov_authz.') && delta(k) !== 0).map((k) => [k, delta(k)])))).toBeGreaterThanOrEqual(refused.length);
+    expect(delta('cluster.mem0_gov_authz.upstream_rq_timeout')).toBe(0);
+    expect(results.filter((r) => r.reason === 'overloaded')).toEqual([]);
+    expect(results.filter((r) => r.status >= 500 && r.reason !== 'authz_unavailable')).toEqual([]);
+    // What authz answered is in the trail as ever; the refused ones have no row.
+    const a = await settledAudit(stack, results);
+    expectConsistent(a, results);
+    expect(a.decisionRows).toBe(results.length - refused.length);
   });
 });

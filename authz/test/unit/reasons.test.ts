@@ -18,6 +18,8 @@ function files(dir: string, ext: string): string[] {
 
 const source = files(join(ROOT, 'authz', 'src'), '.ts').filter((f) => !f.endsWith('reasons.ts')).map((f) => readFileSync(f, 'utf8')).join('\n');
 const rego = readFileSync(join(ROOT, 'policies', 'authz.rego'), 'utf8');
+// Reasons the shipped Envoy configs answer on their own (local_reply_config: `reason: <name>`).
+const envoyConfigs = ['envoy.yaml', 'envoy-http-authz.yaml'].map((f) => readFileSync(join(ROOT, 'envoy', f), 'utf8')).join('\n');
 
 describe('reason table', () => {
   it('README documents exactly the table (regenerate: npx tsx scripts/docs.ts)', () => {
@@ -25,9 +27,16 @@ describe('reason table', () => {
     expect(renderReadme(text)).toBe(text);
   });
 
-  it('every reason in the table is emitted by the code or the policy', () => {
-    const unused = Object.keys(REASONS).filter((r) => !source.includes(`'${r}'`) && !rego.includes(`"${r}"`));
+  it('every reason in the table is emitted by the code, the policy or the shipped Envoy configs', () => {
+    const unused = Object.keys(REASONS).filter((r) => !source.includes(`'${r}'`) && !rego.includes(`"${r}"`) && !envoyConfigs.includes(`reason: ${r}\n`));
     expect(unused).toEqual([]);
+  });
+
+  it('every reason the shipped Envoy configs answer with is in the table, as stage envoy unless authz emits it too', () => {
+    const emitted = [...new Set([...envoyConfigs.matchAll(/^\s+reason: ([a-z0-9_]+)$/gm)].map((m) => m[1]!))];
+    expect(emitted.sort()).toEqual(['authz_unavailable', 'overloaded']);
+    for (const r of emitted) expect(r in REASONS).toBe(true);
+    expect(REASONS.authz_unavailable.stage).toBe('envoy');
   });
 
   it('every reason the policy emits (deny, audit_reasons) is in the table', () => {

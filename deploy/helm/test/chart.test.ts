@@ -49,6 +49,23 @@ const portNumber = (podSpec: Any, port: string | number): number => {
 };
 /** Pod template of a workload (StatefulSet, Deployment, Job). */
 const pod = (o: K8sObject): Any => o.spec.template;
+/** A cluster of a parsed Envoy config. */
+const clusterOf = (cfg: Any, name: string): Any => {
+  const found = cfg.static_resources.clusters.filter((c: Any) => c.name === name);
+  expect(found, `cluster ${name}`).toHaveLength(1);
+  return found[0];
+};
+/** The admission bound of a parsed Envoy config: the circuit breaker of the cluster ext_authz asks (mem0_gov_authz). */
+const admission = (cfg: Any): { max_requests: number; max_pending_requests: number } => {
+  const [t, ...more] = clusterOf(cfg, 'mem0_gov_authz').circuit_breakers.thresholds;
+  expect(more).toEqual([]);
+  return { max_requests: t.max_requests, max_pending_requests: t.max_pending_requests };
+};
+/** 8 × the authz processes a render runs (StatefulSet replicas × MEM0_GOV_WORKERS): the chart's default bound. */
+const eightPerProcess = (r: Rendered): number => {
+  const sts = byKind(r, 'StatefulSet')[0]!;
+  return 8 * sts.spec.replicas * Number(envOf(pod(sts).spec.containers[0]).MEM0_GOV_WORKERS.value);
+};
 
 let defaults: Rendered;
 let istio: Rendered;
@@ -80,8 +97,9 @@ describe('chart sources', () => {
     const plain = readFileSync(join(CHART, 'files', 'envoy.yaml'), 'utf8');
     const tls = readFileSync(join(CHART, 'files', 'envoy-mem0-tls.yaml'), 'utf8');
     const count = (s: string, t: string | number): number => s.split(String(t)).length - 1;
-    // two authz clusters: gRPC (ext_authz, ext_proc) and HTTP (the auditors' /audit/ API)
-    expect(count(plain, TOKENS.authzHost)).toBe(2);
+    // three authz clusters: checks (ext_authz, gRPC), the response stage (ext_proc, gRPC) and HTTP
+    // (the auditors' /audit/ API)
+    expect(count(plain, TOKENS.authzHost)).toBe(3);
     expect(count(plain, `port_value: ${TOKENS.authzPort}`)).toBe(count(plain, TOKENS.authzPort));
     expect(count(plain, TOKENS.mem0Host)).toBe(1);
     expect(count(plain, `port_value: ${TOKENS.mem0Port}`)).toBe(1);
@@ -90,11 +108,18 @@ describe('chart sources', () => {
     expect(count(tls, `${TOKENS.mem0Host}:${TOKENS.mem0Port}`)).toBeGreaterThan(0);
     expect(count(tls, TOKENS.mem0Port)).toBe(count(tls, `${TOKENS.mem0Host}:${TOKENS.mem0Port}`) + 1);
     expect(count(tls, TOKENS.mem0CaFile)).toBe(1);
+    // The bound on checks in flight: the check cluster's two circuit-breaker limits, nothing else.
+    for (const [file, text] of [['envoy.yaml', plain], ['envoy-mem0-tls.yaml', tls]] as const) {
+      expect(count(text, TOKENS.checksInFlight), file).toBe(2);
+      expect(count(text, `max_requests: ${TOKENS.checksInFlight}`), file).toBe(1);
+      expect(count(text, `max_pending_requests: ${TOKENS.checksInFlight}`), file).toBe(1);
+      expect(admission(parse(text)), file).toEqual({ max_requests: TOKENS.checksInFlight, max_pending_requests: TOKENS.checksInFlight });
+    }
     // The traced variants: the same tokens as their untraced twins, plus the collector's host (the
     // tracer's URI and the cluster's address), its port (the same two) and the sampling percentage.
     for (const [untraced, file] of [[plain, 'envoy-tracing.yaml'], [tls, 'envoy-mem0-tls-tracing.yaml']] as const) {
       const traced = readFileSync(join(CHART, 'files', file), 'utf8');
-      for (const t of [TOKENS.authzHost, TOKENS.authzPort, TOKENS.mem0Host, TOKENS.mem0Port, TOKENS.mem0CaFile]) expect(count(traced, t), `${file} ${t}`).toBe(count(untraced, t));
+      for (const t of [TOKENS.authzHost, TOKENS.authzPort, TOKENS.mem0Host, TOKENS.mem0Port, TOKENS.mem0CaFile, TOKENS.checksInFlight]) expect(count(traced, t), `${file} ${t}`).toBe(count(untraced, t));
       expect(count(untraced, TOKENS.otlpHost) + count(untraced, TOKENS.otlpPort) + count(untraced, TOKENS.samplingPercent)).toBe(0);
       expect(count(traced, `http://${TOKENS.otlpHost}:${TOKENS.otlpPort}/v1/traces`)).toBe(1);
       expect(count(traced, TOKENS.otlpHost)).toBe(2);
@@ -134,17 +159,22 @@ describe('offline schema validation (kubeconform -strict)', () => {
     rule.spec.groups[0].rules[0].for = 5;
     const ap = structuredClone(one(istio, 'AuthorizationPolicy', 'mem0-gov-ext-authz')) as Any;
     ap.spec.acton = 'CUSTOM';
-    const text = [sts, svc, sm, rule, ap].map((o) => JSON.stringify(o)).join('\n---\n');
+    const dr = structuredClone(one(istio, 'DestinationRule', 'mem0-gov-authz')) as Any;
+    const pool = dr.spec.trafficPolicy.portLevelSettings[0].connectionPool.http;
+    pool.http2MaxRequest = pool.http2MaxRequests;
+    delete pool.http2MaxRequests;
+    const text = [sts, svc, sm, rule, ap, dr].map((o) => JSON.stringify(o)).join('\n---\n');
     const out = await validate(text, KUBE_VERSIONS[1]);
     // kubeconform validates in parallel: index the verdicts by kind.
     const verdict = Object.fromEntries(out.resources.map((x) => [x.kind, x]));
-    expect(Object.keys(verdict).sort()).toEqual(['AuthorizationPolicy', 'PrometheusRule', 'Service', 'ServiceMonitor', 'StatefulSet']);
+    expect(Object.keys(verdict).sort()).toEqual(['AuthorizationPolicy', 'DestinationRule', 'PrometheusRule', 'Service', 'ServiceMonitor', 'StatefulSet']);
     for (const v of out.resources) expect(v.status, `${v.kind}: ${v.msg}`).toBe('statusInvalid');
     expect(verdict.StatefulSet!.msg).toContain('readOnlyRootFileSystem');
     expect(verdict.Service!.msg).toMatch(/ports\/0\/port.*want integer/);
     expect(verdict.ServiceMonitor!.msg).toContain('intervall');
     expect(verdict.PrometheusRule!.msg).toMatch(/rules\/0\/for/);
     expect(verdict.AuthorizationPolicy!.msg).toContain('acton');
+    expect(verdict.DestinationRule!.msg).toContain('http2MaxRequest');
   });
 });
 
@@ -388,7 +418,7 @@ describe('what the default values render', () => {
     const headless = one(defaults, 'Service', 'mem0-gov-authz-headless');
     const expected = chartEnvoyConfig({
       authzHost: `${headless.metadata.name}.mem0-gov.svc.cluster.local`, authzPort: headless.spec.ports[0].port,
-      mem0Host: 'mem0.mem0.svc.cluster.local', mem0Port: 8000, mem0Tls: false,
+      mem0Host: 'mem0.mem0.svc.cluster.local', mem0Port: 8000, mem0Tls: false, checksInFlight: 16,
     });
     expect(parse(cm.data!['envoy.yaml']!)).toEqual(parse(expected));
     expect(portNumber(pod(one(defaults, 'StatefulSet', 'mem0-gov-authz')).spec, headless.spec.ports[0].targetPort)).toBe(9191);
@@ -472,7 +502,7 @@ describe('external Redis, PostgreSQL, IdP and Mem0 (test/values-external.yaml)',
     const cm = one(external, 'ConfigMap', 'gov-envoy');
     const expected = chartEnvoyConfig({
       authzHost: 'gov-authz-headless.prod.svc.cluster.local', authzPort: 9191,
-      mem0Host: 'mem0.example.com', mem0Port: 443, mem0Tls: true, mem0CaFile: '/etc/mem0-ca/ca.crt',
+      mem0Host: 'mem0.example.com', mem0Port: 443, mem0Tls: true, mem0CaFile: '/etc/mem0-ca/ca.crt', checksInFlight: 48,
     });
     expect(parse(cm.data!['envoy.yaml']!)).toEqual(parse(expected));
     expect(cm.data!['envoy.yaml']).toContain('sni: "mem0.example.com"');
@@ -554,8 +584,8 @@ describe('tracing (tracing.*, test/values-tracing-shadow.yaml)', () => {
 
   it('on: Envoy runs render.ts\' tracer with the collector and sampling, Envoy\'s own batching, and envoy --mode validate accepts it', async () => {
     const cases = [
-      [one(traced, 'ConfigMap', 'mem0-gov-envoy'), { authzHost: 'mem0-gov-authz-headless.mem0-gov.svc.cluster.local', authzPort: 9191, mem0Host: 'mem0.mem0.svc.cluster.local', mem0Port: 8000, mem0Tls: false }, {}],
-      [one(tracedExternal, 'ConfigMap', 'gov-envoy'), { authzHost: 'gov-authz-headless.prod.svc.cluster.local', authzPort: 9191, mem0Host: 'mem0.example.com', mem0Port: 443, mem0Tls: true, mem0CaFile: '/etc/mem0-ca/ca.crt' }, { '/etc/mem0-ca/ca.crt': 'ca' }],
+      [one(traced, 'ConfigMap', 'mem0-gov-envoy'), { authzHost: 'mem0-gov-authz-headless.mem0-gov.svc.cluster.local', authzPort: 9191, mem0Host: 'mem0.mem0.svc.cluster.local', mem0Port: 8000, mem0Tls: false, checksInFlight: 16 }, {}],
+      [one(tracedExternal, 'ConfigMap', 'gov-envoy'), { authzHost: 'gov-authz-headless.prod.svc.cluster.local', authzPort: 9191, mem0Host: 'mem0.example.com', mem0Port: 443, mem0Tls: true, mem0CaFile: '/etc/mem0-ca/ca.crt', checksInFlight: 48 }, { '/etc/mem0-ca/ca.crt': 'ca' }],
     ] as const;
     for (const [cm, upstreams, files] of cases) {
       const text = cm.data!['envoy.yaml']!;
@@ -713,6 +743,112 @@ describe('Istio mesh variant (examples/values-istio.yaml)', () => {
   });
 });
 
+describe('admission: checks in flight per proxy (envoy.checksInFlight, istio.checksInFlight)', () => {
+  const envoyCfg = (r: Rendered): Any => parse(byKind(r, 'ConfigMap').find((c) => c.metadata.name.endsWith('-envoy'))!.data!['envoy.yaml']!);
+  const destinationRule = (r: Rendered): Any => one(r, 'DestinationRule', 'mem0-gov-authz');
+  const poolOf = (dr: Any): Any => {
+    const [port, ...more] = dr.spec.trafficPolicy.portLevelSettings;
+    expect(more).toEqual([]);
+    expect(port.port).toEqual({ number: 9191 });
+    return port.connectionPool.http;
+  };
+
+  it('the edge Envoy\'s check cluster admits 8 × authz replicas × workers by default: 16 (2 × 1), 48 (3 × 2)', () => {
+    expect(eightPerProcess(defaults)).toBe(16);
+    expect(eightPerProcess(external)).toBe(48);
+    for (const [r, n] of [[defaults, 16], [traced, 16], [external, 48], [tracedExternal, 48]] as const) {
+      expect(admission(envoyCfg(r))).toEqual({ max_requests: n, max_pending_requests: n });
+    }
+  });
+
+  it('the response stage has a cluster of its own, to the same authz pods, outside that bound', () => {
+    for (const [r, host] of [[defaults, 'mem0-gov-authz-headless.mem0-gov.svc.cluster.local'], [external, 'gov-authz-headless.prod.svc.cluster.local']] as const) {
+      const cfg = envoyCfg(r);
+      const extProc = edgeHcm(cfg).http_filters.filter((f: Any) => f.name === 'envoy.filters.http.ext_proc');
+      expect(extProc).toHaveLength(1);
+      expect(extProc[0].typed_config.grpc_service.envoy_grpc.cluster_name).toBe('mem0_gov_response');
+      const extAuthz = edgeHcm(cfg).http_filters.find((f: Any) => f.name === 'envoy.filters.http.ext_authz');
+      expect(extAuthz.typed_config.grpc_service.envoy_grpc.cluster_name).toBe('mem0_gov_authz');
+      const addresses = (name: string): Any[] => clusterOf(cfg, name).load_assignment.endpoints.flatMap((e: Any) => e.lb_endpoints.map((l: Any) => l.endpoint.address.socket_address));
+      expect(addresses('mem0_gov_response')).toEqual([{ address: host, port_value: 9191 }]);
+      expect(addresses('mem0_gov_response')).toEqual(addresses('mem0_gov_authz'));
+      expect(clusterOf(cfg, 'mem0_gov_response').type).toBe('STRICT_DNS');
+      // Long streams (one per allowed request while Mem0 answers): far above the checks' bound.
+      expect(clusterOf(cfg, 'mem0_gov_response').circuit_breakers.thresholds[0].max_requests).toBeGreaterThan(1000);
+    }
+  });
+
+  it('an explicit envoy.checksInFlight wins; otherwise the bound follows authz.replicas and authz.workers', async () => {
+    const [explicit, scaled] = await Promise.all([
+      render({ set: ['envoy.checksInFlight=100'] }),
+      render({ set: ['authz.replicas=5', 'authz.workers=4'] }),
+    ]);
+    expect(admission(envoyCfg(explicit))).toEqual({ max_requests: 100, max_pending_requests: 100 });
+    expect(eightPerProcess(scaled)).toBe(160);
+    expect(admission(envoyCfg(scaled))).toEqual({ max_requests: 160, max_pending_requests: 160 });
+    // Nothing else changes: the rest is render.ts' config for the same upstreams.
+    expect(envoyCfg(explicit)).toEqual(parse(chartEnvoyConfig({
+      authzHost: 'mem0-gov-authz-headless.mem0-gov.svc.cluster.local', authzPort: 9191,
+      mem0Host: 'mem0.mem0.svc.cluster.local', mem0Port: 8000, mem0Tls: false, checksInFlight: 100,
+    })));
+    await expectEnvoyAccepts(one(explicit, 'ConfigMap', 'mem0-gov-envoy').data!['envoy.yaml']!);
+    // A new bound rolls the Envoy pods.
+    expect(pod(one(explicit, 'Deployment', 'mem0-gov-envoy')).metadata.annotations['checksum/envoy-config'])
+      .not.toBe(pod(one(defaults, 'Deployment', 'mem0-gov-envoy')).metadata.annotations['checksum/envoy-config']);
+  });
+
+  it('refuses a bound below 1 or not a number', async () => {
+    for (const key of ['envoy', 'istio']) {
+      expect(await renderError({ set: [`${key}.checksInFlight=0`] })).toContain(`at '/${key}/checksInFlight'`);
+      expect(await renderError({ set: [`${key}.checksInFlight=many`] })).toContain(`at '/${key}/checksInFlight'`);
+    }
+  });
+
+  it('Istio: a DestinationRule on authz\'s gRPC port bounds each sidecar the same way (envoy/istio/destination-rule.yaml)', async () => {
+    const dr = destinationRule(istio);
+    const [committed] = parseAllDocuments(readFileSync(join(ROOT, 'envoy', 'istio', 'destination-rule.yaml'), 'utf8')).map((d) => d.toJSON() as Any);
+    expect(dr.apiVersion).toBe(committed.apiVersion);
+    expect(dr.spec).toEqual(committed.spec);
+    // In the release namespace, the authz Service's: what the committed file names for release mem0-gov.
+    expect(dr.metadata.namespace).toBeUndefined();
+    expect(committed.metadata.namespace).toBe('mem0-gov');
+    // The host and port the mesh provider calls (its checks use that host's outbound cluster).
+    const provider = (parse(readFileSync(join(ROOT, 'envoy', 'istio', 'mesh-config.yaml'), 'utf8')) as Any).spec.meshConfig.extensionProviders[0].envoyExtAuthzGrpc;
+    expect(dr.spec.host).toBe(provider.service);
+    expect(poolOf(dr)).toEqual({ http2MaxRequests: eightPerProcess(istio), http1MaxPendingRequests: eightPerProcess(istio) });
+    expect(eightPerProcess(istio)).toBe(16);
+    // No tls block: Istio's automatic mTLS to authz stays.
+    expect(JSON.stringify(dr.spec)).not.toMatch(/tls/i);
+
+    const [explicit, scaled, off] = await Promise.all([
+      render({ values: [ISTIO_VALUES], set: ['istio.checksInFlight=40'] }),
+      render({ values: [ISTIO_VALUES], set: ['authz.replicas=3', 'authz.workers=2'], release: 'gov', namespace: 'authz' }),
+      render({ values: [ISTIO_VALUES], set: ['istio.destinationRule=false'] }),
+    ]);
+    expect(poolOf(destinationRule(explicit))).toEqual({ http2MaxRequests: 40, http1MaxPendingRequests: 40 });
+    const scaledDr = one(scaled, 'DestinationRule', 'gov-mem0-gov-authz');
+    expect(poolOf(scaledDr)).toEqual({ http2MaxRequests: 48, http1MaxPendingRequests: 48 });
+    expect(scaledDr.spec.host).toBe(`${one(scaled, 'Service', 'gov-mem0-gov-authz').metadata.name}.authz.svc.cluster.local`);
+    expect(byKind(off, 'DestinationRule')).toEqual([]);
+    // envoy.checksInFlight is the edge Envoy's, not the mesh's.
+    expect(poolOf(destinationRule(await render({ values: [ISTIO_VALUES], set: ['envoy.checksInFlight=7'] })))).toEqual({ http2MaxRequests: 16, http1MaxPendingRequests: 16 });
+    for (const r of [explicit, scaled]) {
+      const out = await validate(r.text, KUBE_VERSIONS[1]);
+      expect(out.summary).toEqual({ valid: r.objects.length, invalid: 0, errors: 0, skipped: 0 });
+    }
+  });
+
+  it('the committed envoy/istio/ resources pass kubeconform -strict against the Istio CRD schemas', async () => {
+    for (const file of ['authorization-policy.yaml', 'destination-rule.yaml']) {
+      const text = readFileSync(join(ROOT, 'envoy', 'istio', file), 'utf8');
+      const docs = parseAllDocuments(text).filter((d) => d.contents !== null);
+      const out = await validate(text, KUBE_VERSIONS[1]);
+      expect(out.resources.filter((x) => x.status !== 'statusValid'), file).toEqual([]);
+      expect(out.summary, file).toEqual({ valid: docs.length, invalid: 0, errors: 0, skipped: 0 });
+    }
+  });
+});
+
 describe('NOTES.txt (what helm install prints)', () => {
   it('names every Secret the release\'s pods read, and which the chart created', async () => {
     const cases: [Rendered, RenderOptions][] = [[defaults, {}], [external, { release: 'x', namespace: 'prod', values: [EXTERNAL_VALUES] }]];
@@ -734,6 +870,8 @@ describe('NOTES.txt (what helm install prints)', () => {
     const printed = parse(lines.slice(from, to).join('\n')) as Any;
     const mesh = parse(readFileSync(join(ROOT, 'envoy', 'istio', 'mesh-config.yaml'), 'utf8')) as Any;
     expect(printed.extensionProviders).toEqual(mesh.spec.meshConfig.extensionProviders);
+    expect(notes).toContain('DestinationRule mem0-gov-authz: at most 16 checks in flight from each sidecar');
+    expect(await renderNotes({ values: [ISTIO_VALUES], set: ['istio.destinationRule=false'] })).not.toContain('DestinationRule');
   });
 });
 

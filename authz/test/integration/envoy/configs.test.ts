@@ -179,6 +179,7 @@ describe('edge security settings (committed files)', () => {
     const original = await load('grpc');
     const sock = (cfg: unknown, cluster: string): unknown => at(cfg, 'static_resources', 'clusters', { name: cluster }, 'load_assignment', 'endpoints', 0, 'lb_endpoints', 0, 'endpoint', 'address', 'socket_address');
     expect(sock(rendered, 'mem0_gov_authz')).toEqual({ address: 'authz', port_value: 3 });
+    expect(sock(rendered, 'mem0_gov_response')).toEqual({ address: 'authz', port_value: 3 });
     expect(sock(rendered, 'mem0')).toEqual({ address: 'mem0', port_value: 4 });
     const tls = at(rendered, 'static_resources', 'listeners', 0, 'filter_chains', 0, 'transport_socket', 'typed_config', 'common_tls_context', 'tls_certificates', 0);
     expect(tls).toEqual({ certificate_chain: { filename: '/c.crt' }, private_key: { filename: '/c.key' } });
@@ -187,6 +188,7 @@ describe('edge security settings (committed files)', () => {
     (at(back, 'admin', 'address', 'socket_address') as Obj).port_value = 9901;
     Object.assign(at(back, 'static_resources', 'listeners', 0, 'address', 'socket_address') as Obj, { address: '0.0.0.0', port_value: 9000 });
     Object.assign(sock(back, 'mem0_gov_authz') as Obj, { address: '127.0.0.1', port_value: 9191 });
+    Object.assign(sock(back, 'mem0_gov_response') as Obj, { address: '127.0.0.1', port_value: 9191 });
     Object.assign(sock(back, 'mem0_gov_authz_http') as Obj, { address: '127.0.0.1', port_value: 9192 });
     Object.assign(sock(back, 'mem0') as Obj, { address: '127.0.0.1', port_value: 9006 });
     const backTls = at(back, 'static_resources', 'listeners', 0, 'filter_chains', 0, 'transport_socket', 'typed_config', 'common_tls_context', 'tls_certificates', 0) as Obj;
@@ -201,7 +203,44 @@ describe('edge security settings (committed files)', () => {
     }));
     expect(at(extAuthz(rendered), 'http_service', 'server_uri', 'uri')).toBe('http://127.0.0.1:5');
     expect(at(rendered, 'static_resources', 'clusters', { name: 'mem0_gov_authz_http' }, 'load_assignment', 'endpoints', 0, 'lb_endpoints', 0, 'endpoint', 'address', 'socket_address', 'port_value')).toBe(5);
+    expect(at(rendered, 'static_resources', 'clusters', { name: 'mem0_gov_check_http' }, 'load_assignment', 'endpoints', 0, 'lb_endpoints', 0, 'endpoint', 'address', 'socket_address', 'port_value')).toBe(5);
+    expect(at(rendered, 'static_resources', 'clusters', { name: 'mem0_gov_response' }, 'load_assignment', 'endpoints', 0, 'lb_endpoints', 0, 'endpoint', 'address', 'socket_address', 'port_value')).toBe(3);
   });
+
+  // Admission (docs/DESIGN.md "Availability"): checks in flight per Envoy are bounded by the check
+  // cluster's circuit breaker; the response stage's long streams have a cluster of their own.
+  const limits = (cfg: unknown, cluster: string): Obj => at(cfg, 'static_resources', 'clusters', { name: cluster }, 'circuit_breakers', 'thresholds', 0) as Obj;
+  const checkClusterOf = { grpc: 'mem0_gov_authz', http: 'mem0_gov_check_http' } as const;
+  for (const variant of ['grpc', 'http'] as const) {
+    it(`${variant}: at most 32 checks in flight per Envoy; the response stage on its own cluster with generous bounds`, async () => {
+      const cfg = await load(variant);
+      const cluster = variant === 'grpc' ? at(extAuthz(cfg), 'grpc_service', 'envoy_grpc', 'cluster_name') : at(extAuthz(cfg), 'http_service', 'server_uri', 'cluster');
+      expect(cluster).toBe(checkClusterOf[variant]);
+      expect(limits(cfg, checkClusterOf[variant])).toMatchObject({ max_requests: 32, max_pending_requests: 32 });
+      const extProc = (hcm(cfg).http_filters as Obj[]).find((f) => f.name === 'envoy.filters.http.ext_proc')!;
+      expect(at(extProc, 'typed_config', 'grpc_service', 'envoy_grpc', 'cluster_name')).toBe('mem0_gov_response');
+      expect(limits(cfg, 'mem0_gov_response')).toMatchObject({ max_requests: 10000 });
+      // Nothing else asks authz through the check cluster.
+      const text = await readFile(envoyConfigPath(variant), 'utf8');
+      expect(text.match(new RegExp(`(cluster|cluster_name): ${checkClusterOf[variant]}\\b`, 'g'))).toHaveLength(2);
+    });
+
+    it(`${variant}: Envoy's own answer when authz gives none is the deny body with reason authz_unavailable and Retry-After`, async () => {
+      const mappers = at(hcm(await load(variant)), 'local_reply_config', 'mappers') as Obj[];
+      const m = mappers.find((x) => at(x, 'filter', 'extension_filter', 'typed_config', 'expression') === "response.code_details == 'ext_authz_error'");
+      expect(m).toBeDefined();
+      expect(at(m, 'body_format_override', 'json_format')).toEqual({ error: 'error', reason: 'authz_unavailable', request_id: '%REQ(X-REQUEST-ID)%', decision_id: '' });
+      expect(at(m, 'headers_to_add', 0, 'header')).toEqual({ key: 'retry-after', value: '1' });
+    });
+
+    it(`${variant}: checksInFlight renders the bound, nothing else`, async () => {
+      const base = { variant, listenPort: 1, adminPort: 2, authzGrpcPort: 3, mem0Port: 4, certFile: '/c', keyFile: '/k' };
+      const sized = parse(renderEnvoyConfig({ ...base, checksInFlight: 96 }));
+      expect(limits(sized, checkClusterOf[variant])).toMatchObject({ max_requests: 96, max_pending_requests: 96 });
+      Object.assign(limits(sized, checkClusterOf[variant]), { max_requests: 32, max_pending_requests: 32 });
+      expect(sized).toEqual(parse(renderEnvoyConfig(base)));
+    });
+  }
 });
 
 describe('an https Mem0 through the real Envoy', () => {

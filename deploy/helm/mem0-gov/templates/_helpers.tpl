@@ -127,6 +127,21 @@ mem0UpstreamFromUrl: http or https, no credentials, served at the root, default 
 {{- printf "%s.%s.svc.%s" (include "mem0-gov.authzHeadless" .) .Release.Namespace .Values.clusterDomain -}}
 {{- end -}}
 
+{{/* The bound on checks in flight from one proxy to authz (the edge Envoy's check cluster, the
+Istio sidecars' DestinationRule): the value given, else 8 × the authz processes (replicas ×
+workers) — a check costs ~1 ms of one core, so 8 in flight per core is ~8 ms of queue, and more
+would only wait past the 0.25 s ext_authz timeout (envoy/envoy.yaml "Admission").
+include "mem0-gov.checksInFlight" (list . .Values.envoy.checksInFlight) */}}
+{{- define "mem0-gov.checksInFlight" -}}
+{{- $root := index . 0 -}}
+{{- $given := index . 1 -}}
+{{- if kindIs "invalid" $given -}}
+{{- mul 8 ($root.Values.authz.replicas | int) ($root.Values.authz.workers | int) -}}
+{{- else -}}
+{{- $given | int -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "mem0-gov.chainIdPrefix" -}}
 {{- .Values.audit.chainIdPrefix | default (printf "%s." .Release.Namespace) -}}
 {{- end -}}
