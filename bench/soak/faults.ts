@@ -6,7 +6,8 @@
 // authz runs as separate processes (`node --import tsx authz/src/main.ts`), as deployed.
 //
 //   npx tsx bench/soak/faults.ts [scenario …]    scenarios: cold pg-stop pg-lock redis-stop flood rolling kill
-//   (default: all). RATE=300 requests/s, FAULT_MS=5000.
+//   (default: all). RATE=300 requests/s, FAULT_MS=5000, CHECKS_IN_FLIGHT: Envoy's bound for the
+//   flood (default 8: one authz process, sized as documented), CAPACITY: skip measuring it (req/s).
 //
 // Prints one block per scenario with its goal (from the issue) and whether this run met it.
 // Asserts nothing; numbers depend on the machine (printed at the end).
@@ -22,6 +23,10 @@ const PgClient = pg_.Client;
 
 const RATE = Number(process.env.RATE ?? 300);
 const FAULT_MS = Number(process.env.FAULT_MS ?? 5000);
+/** Envoy's bound on checks in flight for the flood (RenderEnvoyOptions.checksInFlight): sized as
+ * docs/DESIGN.md "Availability" says, 8 per authz process behind Envoy (the flood runs one, one
+ * worker: 8; the committed file's 32 is for four). CHECKS_IN_FLIGHT overrides. */
+const CHECKS_IN_FLIGHT = process.env.CHECKS_IN_FLIGHT === undefined ? 8 : Number(process.env.CHECKS_IN_FLIGHT);
 const SUBJECTS = 50;
 
 /** Generous limits: rate limiting is not what these scenarios are about. */
@@ -108,7 +113,9 @@ async function cold(): Promise<void> {
     const toks = await tokens(stack);
     const client = loadClient(stack.envoy.baseUrl, stack.envoy.caFile, { sessions: 4 });
     // Traffic starts the moment the stack is up (authz reported SERVING, Envoy listens).
+    const before = await stack.envoy.stats();
     const results = await steady(client, toks, 30_000);
+    const refusals = envoyRefusals(before, await stack.envoy.stats());
     await client.close();
     const first = results.filter((r) => r.sentAt < 5000);
     const late = results.filter((r) => r.sentAt >= 20_000);
@@ -118,7 +125,7 @@ async function cold(): Promise<void> {
     console.log(`\n## cold start: ${RATE} req/s from the first moment authz is SERVING (30 s)`);
     console.log(`  first 5 s: n ${f.n}, p50 ${fmt(f.p50)}, p99 ${fmt(f.p99)}, max ${fmt(f.max)} ms, 5xx ${f5}`);
     console.log(`  steady (20–30 s): n ${l.n}, p50 ${fmt(l.p50)}, p99 ${fmt(l.p99)}, max ${fmt(l.max)} ms`);
-    console.log(`  ratio p99 first/steady ${(f.p99 / l.p99).toFixed(2)}`);
+    console.log(`  ratio p99 first/steady ${(f.p99 / l.p99).toFixed(2)}; ${refusals}`);
     console.log(`  goal: p99 within 2x of steady state, zero 5xx → ${f.p99 <= 2 * l.p99 && f5 === 0 ? 'met' : 'NOT met'}`);
     console.log(await audit(stack, results));
   } finally {
@@ -198,6 +205,13 @@ const ENVOY_FLOOD_STATS = {
   decided: ['http.mem0_edge.ext_authz.ok', 'http.mem0_edge.ext_authz.denied'],
 } as const;
 
+/** Envoy's own refusals between two readings of its counters: checks it gave up on (timeout) and
+ * checks refused over its bound on checks in flight (attempts, retries included). */
+function envoyRefusals(before: Record<string, number>, after: Record<string, number>): string {
+  const count = (keys: readonly string[]): number => keys.reduce((n, k) => n + (after[k] ?? 0) - (before[k] ?? 0), 0);
+  return `Envoy: checks timed out ${count(ENVOY_FLOOD_STATS.timeouts)}, refused over its bound on checks in flight ${count(ENVOY_FLOOD_STATS.overBound)}, shed by its bucket ${count(ENVOY_FLOOD_STATS.bucket)}`;
+}
+
 /**
  * A flood through the shipped Envoy: h2load (C, its own process) sends the volume, so the load
  * client does not take the cores it floods; a tracked sample of 50 requests/s (testing/load.ts in
@@ -207,7 +221,7 @@ const ENVOY_FLOOD_STATS = {
  */
 async function flood(cap: number, o: { rate: number; durationMs: number; title: string; admissionRate?: number }): Promise<void> {
   const admissionRate = o.admissionRate;
-  const stack = await startStack({ authzTimeout: 'shipped', authzProcesses: 1, env: ENV, ...(admissionRate !== undefined ? { admissionRate } : {}) });
+  const stack = await startStack({ authzTimeout: 'shipped', authzProcesses: 1, env: ENV, ...(admissionRate !== undefined ? { admissionRate } : {}), checksInFlight: CHECKS_IN_FLIGHT });
   try {
     const toks = await tokens(stack);
     const client = loadClient(stack.envoy.baseUrl, stack.envoy.caFile, { sessions: 4 });
@@ -247,7 +261,7 @@ async function flood(cap: number, o: { rate: number; durationMs: number; title: 
     const slow = all.filter((r) => r.ms > 250).length;
     const sample5xx = tracked.filter((r) => r.status >= 500);
     const unexplained = sample5xx.filter((r) => r.reason === undefined || r.retryAfter === undefined);
-    console.log(`\n## flood: ${o.title}: ${o.rate} req/s for ${o.durationMs / 1000} s (capacity measured on this machine: ${cap} req/s with ≥ 99 % allowed 2xx and p99 < 150 ms); Envoy admission bucket ${admissionRate === undefined ? 'as shipped (2,000/s)' : `sized to capacity (${admissionRate}/s)`}, bound on checks in flight as shipped (32)`);
+    console.log(`\n## flood: ${o.title}: ${o.rate} req/s for ${o.durationMs / 1000} s (capacity measured on this machine: ${cap} req/s with ≥ 99 % allowed 2xx and p99 < 150 ms); Envoy admission bucket ${admissionRate === undefined ? 'as shipped (2,000/s)' : `sized to capacity (${admissionRate}/s)`}, bound on checks in flight ${CHECKS_IN_FLIGHT}${process.env.CHECKS_IN_FLIGHT === undefined ? ' (8 × 1 authz process, as the docs size it)' : ''}`);
     console.log(`  requests ${all.length} (h2load ${flooded.length}, tracked sample ${tracked.length}); latency ms (all): ${JSON.stringify(latency(all.map((r) => r.ms)))}; slower than 250 ms: ${slow}`);
     for (const [st, ms] of [...byStatus].sort((x, y) => x[0] - y[0])) console.log(`    status ${st}: ${ms.length}, p50 ${fmt(latency(ms).p50)}, p99 ${fmt(latency(ms).p99)}, max ${fmt(latency(ms).max)} ms`);
     console.log(`  Envoy: checks timed out ${timeouts}, refused over its bound on checks in flight (503 authz_unavailable) ${overBound} (attempts, retries included), shed by its bucket (503 overloaded) ${bucket}; decisions authz answered ${decided}`);
@@ -277,6 +291,7 @@ async function rolling(kill: boolean): Promise<void> {
     await steady(client, toks, 5000);
     const events: string[] = [];
     let t = 0;
+    const before = await stack.envoy.stats();
     const run = openLoop(client, { rate: RATE, durationMs: 60_000, make: mixed(toks), onTick: (e) => { t = e; } });
     for (const r of stack.replicas) {
       await new Promise((res) => setTimeout(res, 3000));
@@ -289,9 +304,11 @@ async function rolling(kill: boolean): Promise<void> {
       events.push(`${(t / 1000).toFixed(1)} s: replica ${r.index} SERVING again`);
     }
     const results = await run;
+    const refusals = envoyRefusals(before, await stack.envoy.stats());
     await client.close();
     console.log(`\n## ${kill ? 'kill -9 each of two replicas in turn' : 'rolling restart of two replicas (SIGTERM, drain 3 s, start, SERVING)'}: ${RATE} req/s for 60 s`);
     console.log(`  ${events.join('; ')}`);
+    console.log(`  ${refusals}`);
     console.log(describe(results));
     const five = results.filter((r) => r.status >= 500).length;
     console.log(await audit(stack, results));
@@ -317,7 +334,7 @@ const scenarios: Record<string, () => Promise<void>> = {
     },
   }),
   flood: async () => {
-    const cap = await capacity();
+    const cap = process.env.CAPACITY !== undefined ? Number(process.env.CAPACITY) : await capacity();
     // The issue's flood (~2,000 requests in a few seconds), then 5 × what this machine sustains.
     await flood(cap, { title: "the issue's flood, 2,000 requests in 2 s", rate: 1000, durationMs: 2000 });
     await flood(cap, { title: '5 × capacity', rate: 5 * cap, durationMs: 3000 });
