@@ -27,6 +27,9 @@ export interface H2loadOptions {
   clients?: number;
   /** Streams in flight per connection at most (h2load -m). */
   maxStreams?: number;
+  /** Scheduling niceness of h2load (nice -n): the load generator stands for clients on other
+   * machines, so on a shared box it should not take CPU the system under test needs. Default 10. */
+  nice?: number;
 }
 
 /** Runs h2load; resolves once every request it sent is answered (or failed: status -1). */
@@ -45,7 +48,7 @@ export async function h2load(o: H2loadOptions): Promise<H2loadRequest[]> {
   ];
   try {
     const output = await new Promise<string>((resolve, reject) => {
-      const p = spawn('h2load', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      const p = spawn('nice', ['-n', String(o.nice ?? 10), 'h2load', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
       p.stderr.on('data', (d: Buffer) => { out += d.toString(); });
