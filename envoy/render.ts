@@ -48,7 +48,7 @@ export interface RenderEnvoyOptions {
    * many requests/s (burst the same) instead of the committed value — capacity is the machine's. */
   admissionRate?: number;
   /** Envoy's bound on checks in flight to authz (the check cluster's circuit breaker
-   * `max_requests` and `max_pending_requests`) instead of the committed 32: the Helm chart sizes it
+   * `max_requests` and `max_pending_requests`) instead of the committed 64: the Helm chart sizes it
    * to the authz cores behind Envoy, tests that flood authz itself raise it. */
   checksInFlight?: number;
   /** Opt-in tracing (docs/tracing.md): Envoy's OpenTelemetry tracer on the edge listener,

@@ -204,6 +204,9 @@ export async function warmUp(deps: WarmupDeps, opts: WarmupOptions = {}): Promis
   };
   const perDecision: number[] = [];
   let done = 0;
+  let burstStarted = performance.now();
+  // Every worker waits out the same pause.
+  let pause: Promise<void> = Promise.resolve();
   const concurrency = 4;
   const worker = async (w: number): Promise<void> => {
     for (let i = w; i < total; i += concurrency) {
@@ -228,8 +231,15 @@ export async function warmUp(deps: WarmupDeps, opts: WarmupOptions = {}): Promis
       }
       perDecision.push(performance.now() - t0);
       done++;
-      // Let the ports (health checks, early requests) and other processes breathe.
-      if (done % 50 === 0) await new Promise((r) => setImmediate(r));
+      // Let the ports (health checks, early requests) and other processes breathe: after every 50
+      // decisions, pause as long as they took (half a core at most). A replica starting beside
+      // serving ones (a rolling restart, same node) would otherwise take their CPU for a second
+      // and their answers would queue; not SERVING yet, it loses only that much more start time.
+      if (done % 50 === 0) {
+        const busy = performance.now() - burstStarted;
+        pause = new Promise<void>((r) => setTimeout(r, Math.min(busy, 100))).then(() => { burstStarted = performance.now(); });
+      }
+      await pause;
     }
   };
   await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));

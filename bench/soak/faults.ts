@@ -7,7 +7,7 @@
 //
 //   npx tsx bench/soak/faults.ts [scenario …]    scenarios: cold pg-stop pg-lock redis-stop flood rolling kill
 //   (default: all). RATE=300 requests/s, FAULT_MS=5000, CHECKS_IN_FLIGHT: Envoy's bound for the
-//   flood (default 8: one authz process, sized as documented), CAPACITY: skip measuring it (req/s).
+//   flood (default 16: one authz process, sized as documented), CAPACITY: skip measuring it (req/s).
 //
 // Prints one block per scenario with its goal (from the issue) and whether this run met it.
 // Asserts nothing; numbers depend on the machine (printed at the end).
@@ -24,9 +24,9 @@ const PgClient = pg_.Client;
 const RATE = Number(process.env.RATE ?? 300);
 const FAULT_MS = Number(process.env.FAULT_MS ?? 5000);
 /** Envoy's bound on checks in flight for the flood (RenderEnvoyOptions.checksInFlight): sized as
- * docs/DESIGN.md "Availability" says, 8 per authz process behind Envoy (the flood runs one, one
- * worker: 8; the committed file's 32 is for four). CHECKS_IN_FLIGHT overrides. */
-const CHECKS_IN_FLIGHT = process.env.CHECKS_IN_FLIGHT === undefined ? 8 : Number(process.env.CHECKS_IN_FLIGHT);
+ * docs/DESIGN.md "Availability" says, 16 per authz process behind Envoy (the flood runs one, one
+ * worker: 16; the committed file's 64 is for four). CHECKS_IN_FLIGHT overrides. */
+const CHECKS_IN_FLIGHT = process.env.CHECKS_IN_FLIGHT === undefined ? 16 : Number(process.env.CHECKS_IN_FLIGHT);
 const SUBJECTS = 50;
 
 /** Generous limits: rate limiting is not what these scenarios are about. */
@@ -268,7 +268,7 @@ async function flood(cap: number, o: { rate: number; durationMs: number; title: 
     const slow = all.filter((r) => r.ms > 250).length;
     const sample5xx = tracked.filter((r) => r.status >= 500);
     const unexplained = sample5xx.filter((r) => r.reason === undefined || r.retryAfter === undefined);
-    console.log(`\n## flood: ${o.title}: ${o.rate} req/s for ${o.durationMs / 1000} s (capacity measured on this machine: ${cap} req/s with ≥ 99 % allowed 2xx and p99 < 150 ms); Envoy admission bucket ${admissionRate === undefined ? 'as shipped (2,000/s)' : `sized to capacity (${admissionRate}/s)`}, bound on checks in flight ${CHECKS_IN_FLIGHT}${process.env.CHECKS_IN_FLIGHT === undefined ? ' (8 × 1 authz process, as the docs size it)' : ''}`);
+    console.log(`\n## flood: ${o.title}: ${o.rate} req/s for ${o.durationMs / 1000} s (capacity measured on this machine: ${cap} req/s with ≥ 99 % allowed 2xx and p99 < 150 ms); Envoy admission bucket ${admissionRate === undefined ? 'as shipped (2,000/s)' : `sized to capacity (${admissionRate}/s)`}, bound on checks in flight ${CHECKS_IN_FLIGHT}${process.env.CHECKS_IN_FLIGHT === undefined ? ' (16 × 1 authz process, as the docs size it)' : ''}`);
     console.log(`  requests ${all.length} (h2load ${flooded.length}, tracked sample ${tracked.length}); latency ms (all): ${JSON.stringify(latency(all.map((r) => r.ms)))}; slower than 250 ms: ${slow}`);
     for (const [st, ms] of [...byStatus].sort((x, y) => x[0] - y[0])) console.log(`    status ${st}: ${ms.length}, p50 ${fmt(latency(ms).p50)}, p99 ${fmt(latency(ms).p99)}, max ${fmt(latency(ms).max)} ms`);
     console.log(`  Envoy: checks timed out ${timeouts}, refused over its bound on checks in flight (503 authz_unavailable) ${overBound} (attempts, retries included), shed by its bucket (503 overloaded) ${bucket}; decisions authz answered ${decided}`);

@@ -1,6 +1,6 @@
 // A flood through the real Envoy, against each of the three bounds (docs/DESIGN.md "Availability"):
 // Envoy's admission bucket (envoy.filters.http.local_ratelimit) sheds beyond its rate with 503
-// `overloaded`; Envoy's bound on checks in flight (the check cluster's circuit breaker, 32 as
+// `overloaded`; Envoy's bound on checks in flight (the check cluster's circuit breaker, 64 as
 // shipped) refuses beyond it at once with 503 `authz_unavailable`, so authz never has more to do
 // than it can answer in time; authz itself decides at most MEM0_GOV_MAX_IN_FLIGHT checks at once
 // and refuses the rest at once — 503 `overloaded`, each refusal audited (for several Envoys in
@@ -75,8 +75,8 @@ describe('a flood', () => {
   });
 
   it("Envoy's bound on checks in flight refuses beyond it at once: 503 authz_unavailable, Retry-After, never sent to authz", async () => {
-    // As shipped (32 per Envoy); authz's own bound (64) is never reached behind it.
-    const stack = await startStack({ authzProcesses: 1, env: FAULT_ENV });
+    // As shipped (64 per Envoy); authz's own bound is set above it, so any refusal is Envoy's.
+    const stack = await startStack({ authzProcesses: 1, env: { ...FAULT_ENV, MEM0_GOV_MAX_IN_FLIGHT: '1000' } });
     stacks.push(stack);
     const toks = await tokens(stack);
     const before = await stack.envoy.stats();

@@ -61,10 +61,10 @@ const admission = (cfg: Any): { max_requests: number; max_pending_requests: numb
   expect(more).toEqual([]);
   return { max_requests: t.max_requests, max_pending_requests: t.max_pending_requests };
 };
-/** 8 × the authz processes a render runs (StatefulSet replicas × MEM0_GOV_WORKERS): the chart's default bound. */
-const eightPerProcess = (r: Rendered): number => {
+/** 16 × the authz processes a render runs (StatefulSet replicas × MEM0_GOV_WORKERS): the chart's default bound. */
+const sixteenPerProcess = (r: Rendered): number => {
   const sts = byKind(r, 'StatefulSet')[0]!;
-  return 8 * sts.spec.replicas * Number(envOf(pod(sts).spec.containers[0]).MEM0_GOV_WORKERS.value);
+  return 16 * sts.spec.replicas * Number(envOf(pod(sts).spec.containers[0]).MEM0_GOV_WORKERS.value);
 };
 
 let defaults: Rendered;
@@ -418,7 +418,7 @@ describe('what the default values render', () => {
     const headless = one(defaults, 'Service', 'mem0-gov-authz-headless');
     const expected = chartEnvoyConfig({
       authzHost: `${headless.metadata.name}.mem0-gov.svc.cluster.local`, authzPort: headless.spec.ports[0].port,
-      mem0Host: 'mem0.mem0.svc.cluster.local', mem0Port: 8000, mem0Tls: false, checksInFlight: 16,
+      mem0Host: 'mem0.mem0.svc.cluster.local', mem0Port: 8000, mem0Tls: false, checksInFlight: 32,
     });
     expect(parse(cm.data!['envoy.yaml']!)).toEqual(parse(expected));
     expect(portNumber(pod(one(defaults, 'StatefulSet', 'mem0-gov-authz')).spec, headless.spec.ports[0].targetPort)).toBe(9191);
@@ -502,7 +502,7 @@ describe('external Redis, PostgreSQL, IdP and Mem0 (test/values-external.yaml)',
     const cm = one(external, 'ConfigMap', 'gov-envoy');
     const expected = chartEnvoyConfig({
       authzHost: 'gov-authz-headless.prod.svc.cluster.local', authzPort: 9191,
-      mem0Host: 'mem0.example.com', mem0Port: 443, mem0Tls: true, mem0CaFile: '/etc/mem0-ca/ca.crt', checksInFlight: 48,
+      mem0Host: 'mem0.example.com', mem0Port: 443, mem0Tls: true, mem0CaFile: '/etc/mem0-ca/ca.crt', checksInFlight: 96,
     });
     expect(parse(cm.data!['envoy.yaml']!)).toEqual(parse(expected));
     expect(cm.data!['envoy.yaml']).toContain('sni: "mem0.example.com"');
@@ -584,8 +584,8 @@ describe('tracing (tracing.*, test/values-tracing-shadow.yaml)', () => {
 
   it('on: Envoy runs render.ts\' tracer with the collector and sampling, Envoy\'s own batching, and envoy --mode validate accepts it', async () => {
     const cases = [
-      [one(traced, 'ConfigMap', 'mem0-gov-envoy'), { authzHost: 'mem0-gov-authz-headless.mem0-gov.svc.cluster.local', authzPort: 9191, mem0Host: 'mem0.mem0.svc.cluster.local', mem0Port: 8000, mem0Tls: false, checksInFlight: 16 }, {}],
-      [one(tracedExternal, 'ConfigMap', 'gov-envoy'), { authzHost: 'gov-authz-headless.prod.svc.cluster.local', authzPort: 9191, mem0Host: 'mem0.example.com', mem0Port: 443, mem0Tls: true, mem0CaFile: '/etc/mem0-ca/ca.crt', checksInFlight: 48 }, { '/etc/mem0-ca/ca.crt': 'ca' }],
+      [one(traced, 'ConfigMap', 'mem0-gov-envoy'), { authzHost: 'mem0-gov-authz-headless.mem0-gov.svc.cluster.local', authzPort: 9191, mem0Host: 'mem0.mem0.svc.cluster.local', mem0Port: 8000, mem0Tls: false, checksInFlight: 32 }, {}],
+      [one(tracedExternal, 'ConfigMap', 'gov-envoy'), { authzHost: 'gov-authz-headless.prod.svc.cluster.local', authzPort: 9191, mem0Host: 'mem0.example.com', mem0Port: 443, mem0Tls: true, mem0CaFile: '/etc/mem0-ca/ca.crt', checksInFlight: 96 }, { '/etc/mem0-ca/ca.crt': 'ca' }],
     ] as const;
     for (const [cm, upstreams, files] of cases) {
       const text = cm.data!['envoy.yaml']!;
@@ -753,10 +753,10 @@ describe('admission: checks in flight per proxy (envoy.checksInFlight, istio.che
     return port.connectionPool.http;
   };
 
-  it('the edge Envoy\'s check cluster admits 8 × authz replicas × workers by default: 16 (2 × 1), 48 (3 × 2)', () => {
-    expect(eightPerProcess(defaults)).toBe(16);
-    expect(eightPerProcess(external)).toBe(48);
-    for (const [r, n] of [[defaults, 16], [traced, 16], [external, 48], [tracedExternal, 48]] as const) {
+  it('the edge Envoy\'s check cluster admits 16 × authz replicas × workers by default: 32 (2 × 1), 96 (3 × 2)', () => {
+    expect(sixteenPerProcess(defaults)).toBe(32);
+    expect(sixteenPerProcess(external)).toBe(96);
+    for (const [r, n] of [[defaults, 32], [traced, 32], [external, 96], [tracedExternal, 96]] as const) {
       expect(admission(envoyCfg(r))).toEqual({ max_requests: n, max_pending_requests: n });
     }
   });
@@ -784,8 +784,8 @@ describe('admission: checks in flight per proxy (envoy.checksInFlight, istio.che
       render({ set: ['authz.replicas=5', 'authz.workers=4'] }),
     ]);
     expect(admission(envoyCfg(explicit))).toEqual({ max_requests: 100, max_pending_requests: 100 });
-    expect(eightPerProcess(scaled)).toBe(160);
-    expect(admission(envoyCfg(scaled))).toEqual({ max_requests: 160, max_pending_requests: 160 });
+    expect(sixteenPerProcess(scaled)).toBe(320);
+    expect(admission(envoyCfg(scaled))).toEqual({ max_requests: 320, max_pending_requests: 320 });
     // Nothing else changes: the rest is render.ts' config for the same upstreams.
     expect(envoyCfg(explicit)).toEqual(parse(chartEnvoyConfig({
       authzHost: 'mem0-gov-authz-headless.mem0-gov.svc.cluster.local', authzPort: 9191,
@@ -815,8 +815,8 @@ describe('admission: checks in flight per proxy (envoy.checksInFlight, istio.che
     // The host and port the mesh provider calls (its checks use that host's outbound cluster).
     const provider = (parse(readFileSync(join(ROOT, 'envoy', 'istio', 'mesh-config.yaml'), 'utf8')) as Any).spec.meshConfig.extensionProviders[0].envoyExtAuthzGrpc;
     expect(dr.spec.host).toBe(provider.service);
-    expect(poolOf(dr)).toEqual({ http2MaxRequests: eightPerProcess(istio), http1MaxPendingRequests: eightPerProcess(istio) });
-    expect(eightPerProcess(istio)).toBe(16);
+    expect(poolOf(dr)).toEqual({ http2MaxRequests: sixteenPerProcess(istio), http1MaxPendingRequests: sixteenPerProcess(istio) });
+    expect(sixteenPerProcess(istio)).toBe(32);
     // No tls block: Istio's automatic mTLS to authz stays.
     expect(JSON.stringify(dr.spec)).not.toMatch(/tls/i);
 
@@ -827,11 +827,11 @@ describe('admission: checks in flight per proxy (envoy.checksInFlight, istio.che
     ]);
     expect(poolOf(destinationRule(explicit))).toEqual({ http2MaxRequests: 40, http1MaxPendingRequests: 40 });
     const scaledDr = one(scaled, 'DestinationRule', 'gov-mem0-gov-authz');
-    expect(poolOf(scaledDr)).toEqual({ http2MaxRequests: 48, http1MaxPendingRequests: 48 });
+    expect(poolOf(scaledDr)).toEqual({ http2MaxRequests: 96, http1MaxPendingRequests: 96 });
     expect(scaledDr.spec.host).toBe(`${one(scaled, 'Service', 'gov-mem0-gov-authz').metadata.name}.authz.svc.cluster.local`);
     expect(byKind(off, 'DestinationRule')).toEqual([]);
     // envoy.checksInFlight is the edge Envoy's, not the mesh's.
-    expect(poolOf(destinationRule(await render({ values: [ISTIO_VALUES], set: ['envoy.checksInFlight=7'] })))).toEqual({ http2MaxRequests: 16, http1MaxPendingRequests: 16 });
+    expect(poolOf(destinationRule(await render({ values: [ISTIO_VALUES], set: ['envoy.checksInFlight=7'] })))).toEqual({ http2MaxRequests: 32, http1MaxPendingRequests: 32 });
     for (const r of [explicit, scaled]) {
       const out = await validate(r.text, KUBE_VERSIONS[1]);
       expect(out.summary).toEqual({ valid: r.objects.length, invalid: 0, errors: 0, skipped: 0 });
@@ -870,7 +870,7 @@ describe('NOTES.txt (what helm install prints)', () => {
     const printed = parse(lines.slice(from, to).join('\n')) as Any;
     const mesh = parse(readFileSync(join(ROOT, 'envoy', 'istio', 'mesh-config.yaml'), 'utf8')) as Any;
     expect(printed.extensionProviders).toEqual(mesh.spec.meshConfig.extensionProviders);
-    expect(notes).toContain('DestinationRule mem0-gov-authz: at most 16 checks in flight from each sidecar');
+    expect(notes).toContain('DestinationRule mem0-gov-authz: at most 32 checks in flight from each sidecar');
     expect(await renderNotes({ values: [ISTIO_VALUES], set: ['istio.destinationRule=false'] })).not.toContain('DestinationRule');
   });
 });

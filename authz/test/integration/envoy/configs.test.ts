@@ -212,11 +212,11 @@ describe('edge security settings (committed files)', () => {
   const limits = (cfg: unknown, cluster: string): Obj => at(cfg, 'static_resources', 'clusters', { name: cluster }, 'circuit_breakers', 'thresholds', 0) as Obj;
   const checkClusterOf = { grpc: 'mem0_gov_authz', http: 'mem0_gov_check_http' } as const;
   for (const variant of ['grpc', 'http'] as const) {
-    it(`${variant}: at most 32 checks in flight per Envoy; the response stage on its own cluster with generous bounds`, async () => {
+    it(`${variant}: at most 64 checks in flight per Envoy; the response stage on its own cluster with generous bounds`, async () => {
       const cfg = await load(variant);
       const cluster = variant === 'grpc' ? at(extAuthz(cfg), 'grpc_service', 'envoy_grpc', 'cluster_name') : at(extAuthz(cfg), 'http_service', 'server_uri', 'cluster');
       expect(cluster).toBe(checkClusterOf[variant]);
-      expect(limits(cfg, checkClusterOf[variant])).toMatchObject({ max_requests: 32, max_pending_requests: 32 });
+      expect(limits(cfg, checkClusterOf[variant])).toMatchObject({ max_requests: 64, max_pending_requests: 64 });
       const extProc = (hcm(cfg).http_filters as Obj[]).find((f) => f.name === 'envoy.filters.http.ext_proc')!;
       expect(at(extProc, 'typed_config', 'grpc_service', 'envoy_grpc', 'cluster_name')).toBe('mem0_gov_response');
       expect(limits(cfg, 'mem0_gov_response')).toMatchObject({ max_requests: 10000 });
@@ -237,7 +237,7 @@ describe('edge security settings (committed files)', () => {
       const base = { variant, listenPort: 1, adminPort: 2, authzGrpcPort: 3, mem0Port: 4, certFile: '/c', keyFile: '/k' };
       const sized = parse(renderEnvoyConfig({ ...base, checksInFlight: 96 }));
       expect(limits(sized, checkClusterOf[variant])).toMatchObject({ max_requests: 96, max_pending_requests: 96 });
-      Object.assign(limits(sized, checkClusterOf[variant]), { max_requests: 32, max_pending_requests: 32 });
+      Object.assign(limits(sized, checkClusterOf[variant]), { max_requests: 64, max_pending_requests: 64 });
       expect(sized).toEqual(parse(renderEnvoyConfig(base)));
     });
   }

@@ -128,15 +128,16 @@ mem0UpstreamFromUrl: http or https, no credentials, served at the root, default 
 {{- end -}}
 
 {{/* The bound on checks in flight from one proxy to authz (the edge Envoy's check cluster, the
-Istio sidecars' DestinationRule): the value given, else 8 × the authz processes (replicas ×
-workers) — a check costs ~1 ms of one core, so 8 in flight per core is ~8 ms of queue, and more
-would only wait past the 0.25 s ext_authz timeout (envoy/envoy.yaml "Admission").
+Istio sidecars' DestinationRule): the value given, else 16 × the authz processes (replicas ×
+workers) — a check costs ~1 ms of a core, so 16 per process is ~16 ms of queue at full speed:
+room for a short stall (a replica starting on the same cores) without refusing what could still
+be answered in time, while much more only queues (envoy/envoy.yaml "Admission").
 include "mem0-gov.checksInFlight" (list . .Values.envoy.checksInFlight) */}}
 {{- define "mem0-gov.checksInFlight" -}}
 {{- $root := index . 0 -}}
 {{- $given := index . 1 -}}
 {{- if kindIs "invalid" $given -}}
-{{- mul 8 ($root.Values.authz.replicas | int) ($root.Values.authz.workers | int) -}}
+{{- mul 16 ($root.Values.authz.replicas | int) ($root.Values.authz.workers | int) -}}
 {{- else -}}
 {{- $given | int -}}
 {{- end -}}
