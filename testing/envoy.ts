@@ -6,7 +6,7 @@ import { connect } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { renderEnvoyConfig, type EnvoyVariant, type RenderEnvoyOptions } from '../envoy/render.js';
+import { AUTHZ_GRPC_CLUSTER, renderEnvoyConfig, type EnvoyVariant, type RenderEnvoyOptions } from '../envoy/render.js';
 import { generateDevCerts } from './certs.js';
 import { freePort, tool, waitFor } from './tools.js';
 
@@ -180,6 +180,19 @@ export async function startEnvoy(opts: StartEnvoyOptions): Promise<RunningEnvoy>
     stats: () => envoyStats(adminPort),
     stop,
   };
+}
+
+/** Envoy's counters that say what became of checks (gRPC variant's check cluster): given up on
+ * at the ext_authz timeout, and refused over the bound on checks in flight (attempts, retries
+ * included). */
+export const CHECK_COUNTERS = {
+  timeouts: [`cluster.${AUTHZ_GRPC_CLUSTER}.upstream_rq_timeout`],
+  overBound: [`cluster.${AUTHZ_GRPC_CLUSTER}.upstream_rq_active_overflow`, `cluster.${AUTHZ_GRPC_CLUSTER}.upstream_rq_pending_overflow`],
+} as const;
+
+/** How much the counters `keys` grew between two readings of stats(), summed. */
+export function counted(before: Record<string, number>, after: Record<string, number>, keys: readonly string[]): number {
+  return keys.reduce((n, k) => n + (after[k] ?? 0) - (before[k] ?? 0), 0);
 }
 
 /** Envoy's counters and gauges by name (admin `/stats?format=json`; histograms left out). */

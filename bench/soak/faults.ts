@@ -17,6 +17,7 @@ import { latency, loadClient, mixed, openLoop, openLoopInWorker, tally, type Loa
 import { checkAudit } from '../../testing/audit-check.js';
 import { waitFor } from '../../testing/tools.js';
 import { h2load } from '../../testing/h2load.js';
+import { CHECK_COUNTERS, counted } from '../../testing/envoy.js';
 import pg_ from 'pg';
 
 const PgClient = pg_.Client;
@@ -103,6 +104,18 @@ async function rss(stack: Stack, i = 0): Promise<number> {
 
 async function steady(client: LoadClient, toks: string[], ms: number, onTick?: (t: number) => void): Promise<LoadResult[]> {
   return openLoop(client, { rate: RATE, durationMs: ms, make: mixed(toks), ...(onTick ? { onTick } : {}) });
+}
+
+/** Steady load for `ms`, with authz's RSS (MB) sampled once a second: `at` s after the start. */
+async function steadySamplingRss(stack: Stack, client: LoadClient, toks: string[], ms: number): Promise<{ at: number; mb: number }[]> {
+  const samples: { at: number; mb: number }[] = [];
+  let asked = 0;
+  await steady(client, toks, ms, (t) => {
+    if (t < (asked + 1) * 1000) return;
+    asked++;
+    void rss(stack).then((mb) => samples.push({ at: t / 1000, mb }));
+  });
+  return samples;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -215,18 +228,17 @@ async function capacity(): Promise<number> {
   }
 }
 
-/** Counters of Envoy's that say who answered a flood: its check cluster and its admission bucket. */
+/** Counters of Envoy's that say who answered a flood: its check cluster, its admission bucket, and
+ * the checks authz answered. */
 const ENVOY_FLOOD_STATS = {
-  timeouts: ['cluster.mem0_gov_authz.upstream_rq_timeout'],
-  overBound: ['cluster.mem0_gov_authz.upstream_rq_active_overflow', 'cluster.mem0_gov_authz.upstream_rq_pending_overflow'],
+  ...CHECK_COUNTERS,
   bucket: ['mem0_gov_admission.http_local_rate_limit.rate_limited'],
   decided: ['http.mem0_edge.ext_authz.ok', 'http.mem0_edge.ext_authz.denied'],
 } as const;
 
-/** Envoy's own refusals between two readings of its counters: checks it gave up on (timeout) and
- * checks refused over its bound on checks in flight (attempts, retries included). */
+/** What Envoy answered on its own between two readings of its counters. */
 function envoyRefusals(before: Record<string, number>, after: Record<string, number>): string {
-  const count = (keys: readonly string[]): number => keys.reduce((n, k) => n + (after[k] ?? 0) - (before[k] ?? 0), 0);
+  const count = (keys: readonly string[]): number => counted(before, after, keys);
   return `Envoy: checks timed out ${count(ENVOY_FLOOD_STATS.timeouts)}, refused over its bound on checks in flight ${count(ENVOY_FLOOD_STATS.overBound)}, shed by its bucket ${count(ENVOY_FLOOD_STATS.bucket)}`;
 }
 
@@ -247,10 +259,7 @@ async function flood(cap: number, o: { rate: number; durationMs: number; title: 
     // the median of one sample a second over the last 10 s before the flood, "30 s later" the
     // median over 25–35 s after it, under the same steady load.
     await steady(client, toks, 5_000);
-    const beforeRss: number[] = [];
-    let asked = 0;
-    await steady(client, toks, 10_000, (t) => { if (t >= (asked + 1) * 1000) { asked++; void rss(stack).then((v) => beforeRss.push(v)); } });
-    const baseline = latency(beforeRss).p50;
+    const baseline = latency((await steadySamplingRss(stack, client, toks, 10_000)).map((x) => x.mb)).p50;
     let peak = baseline;
     const sampler = setInterval(() => { void rss(stack).then((v) => { peak = Math.max(peak, v); }).catch(() => undefined); }, 250);
     const pg = new PgClient(stack.pgOwnerUrl);
@@ -273,7 +282,7 @@ async function flood(cap: number, o: { rate: number; durationMs: number; title: 
     await waitFor('spools drained', async () => (await spoolDepth(stack)) === 0, 120_000, 200).catch(() => undefined);
     await new Promise((r) => setTimeout(r, 1000));
     const after = await stack.envoy.stats();
-    const count = (keys: readonly string[]): number => keys.reduce((n, k) => n + (after[k] ?? 0) - (before[k] ?? 0), 0);
+    const count = (keys: readonly string[]): number => counted(before, after, keys);
     const rows = await rowsSince(started);
     await pg.end();
     const timeouts = count(ENVOY_FLOOD_STATS.timeouts);
@@ -292,13 +301,8 @@ async function flood(cap: number, o: { rate: number; durationMs: number; title: 
     console.log(`  Envoy: checks timed out ${timeouts}, refused over its bound on checks in flight (503 authz_unavailable) ${overBound} (attempts, retries included), shed by its bucket (503 overloaded) ${bucket}; decisions authz answered ${decided}`);
     console.log(`  tracked sample: ${JSON.stringify(tally(tracked))}; 5xx without a stable reason or Retry-After: ${unexplained.length}`);
     console.log(`  decision rows written during the flood ${rows} vs decisions Envoy got from authz ${decided} + timed out ${timeouts}`);
-    const afterRss: { at: number; mb: number }[] = [];
-    let polled = 0;
-    await steady(client, toks, 35_000 - (performance.now() - floodEnded), (t) => {
-      if (t < (polled + 1) * 1000) return;
-      polled++;
-      void rss(stack).then((mb) => afterRss.push({ at: (performance.now() - floodEnded) / 1000, mb }));
-    });
+    const sinceFlood = (performance.now() - floodEnded) / 1000;
+    const afterRss = (await steadySamplingRss(stack, client, toks, 35_000 - sinceFlood * 1000)).map((x) => ({ at: x.at + sinceFlood, mb: x.mb }));
     const every5 = afterRss.filter((_, i) => i % 5 === 4).map((x) => fmt(x.mb));
     console.log(`  authz RSS MB: baseline ${fmt(baseline)} (median of 10 s before), peak ${fmt(peak)}, every 5 s after (under ${RATE} req/s): ${every5.join(', ')}`);
     const back = latency(afterRss.filter((x) => x.at >= 25).map((x) => x.mb)).p50;

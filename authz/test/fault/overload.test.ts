@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { startStack, type Stack } from '../../../testing/stack.js';
 import { loadClient, mixed, openLoop, type LoadResult } from '../../../testing/load.js';
+import { CHECK_COUNTERS, counted } from '../../../testing/envoy.js';
 import { FAULT_ENV, expectConsistent, settledAudit, tokens } from './helpers.js';
 
 const stacks: Stack[] = [];
@@ -86,14 +87,14 @@ describe('a flood', () => {
     // response-stage stream each, which a burst like this can delay past its 1 s timeout: 504.)
     const results = await burst(stack, toks, 600, true);
     const after = await stack.envoy.stats();
-    const delta = (k: string): number => (after[k] ?? 0) - (before[k] ?? 0);
+    const delta = (k: string): number => counted(before, after, [k]);
     const refused = results.filter((r) => r.reason === 'authz_unavailable');
     expect(refused.length).toBeGreaterThan(0);
     for (const r of refused) expect(r).toMatchObject({ by: 'envoy', status: 503, retryAfter: '1' });
     // Refused over the bound, not timed out; authz never needed to refuse anything itself.
-    const overflow = delta('cluster.mem0_gov_authz.upstream_rq_active_overflow') + delta('cluster.mem0_gov_authz.upstream_rq_pending_overflow');
+    const overflow = counted(before, after, CHECK_COUNTERS.overBound);
     expect(overflow, JSON.stringify(Object.fromEntries(Object.keys(after).filter((k) => k.startsWith('cluster.mem0_gov_authz.') && delta(k) !== 0).map((k) => [k, delta(k)])))).toBeGreaterThanOrEqual(refused.length);
-    expect(delta('cluster.mem0_gov_authz.upstream_rq_timeout')).toBe(0);
+    expect(counted(before, after, CHECK_COUNTERS.timeouts)).toBe(0);
     expect(results.filter((r) => r.reason === 'overloaded')).toEqual([]);
     expect(results.filter((r) => r.status >= 500 && r.reason !== 'authz_unavailable')).toEqual([]);
     // What authz answered is in the trail as ever; the refused ones have no row.
