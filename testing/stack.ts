@@ -49,6 +49,10 @@ export interface StackOptions {
    * clusters — for fault tests (signals: SIGTERM, SIGKILL, SIGSTOP) and benches. Default: one
    * in-process service (`stack.authz`). */
   authzProcesses?: number;
+  /** Replicas run the compiled JavaScript (`npm run build:js`, dist/image/dist/authz/main.js: what
+   * the image runs) instead of the TypeScript sources through tsx. Benches that measure start-up
+   * use it: tsx transpiles at load and keeps a loader thread. Compiled afresh by startStack. */
+  authzCompiled?: boolean;
   /** Benches: Envoy's admission token bucket (requests/s) sized to the machine. */
   admissionRate?: number;
   /** Envoy's bound on checks in flight to authz (RenderEnvoyOptions.checksInFlight); default the
@@ -61,6 +65,20 @@ export interface StackOptions {
 
 const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs');
 const MAIN = join(ROOT, 'authz', 'src', 'main.ts');
+/** `npm run build:js`'s output (deploy/image/layout.ts LAYOUT.main under dist/image). */
+const COMPILED_MAIN = join(ROOT, 'dist', 'image', 'dist', 'authz', 'main.js');
+
+/** Compiles authz as the image does (`npm run build:js`), every time: a stale dist/ would measure
+ * old code. */
+async function buildCompiled(): Promise<void> {
+  const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'deploy', 'image', 'build-js.ts'), '--root', join(ROOT, 'dist', 'image')], {
+    cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  if (code !== 0 || !existsSync(COMPILED_MAIN)) throw new Error(`npm run build:js failed (${code}): ${err.slice(-2000)}`);
+}
 
 /** One authz replica running as its own process (fault tests, benches). */
 export interface AuthzProcess {
@@ -88,7 +106,7 @@ export interface AuthzProcess {
   kill(): Promise<void>;
 }
 
-function authzProcess(index: number, env: Record<string, string>, grpcPort: number, httpPort: number, chainId: string): AuthzProcess {
+function authzProcess(index: number, env: Record<string, string>, grpcPort: number, httpPort: number, chainId: string, compiled = false): AuthzProcess {
   let child: ChildProcess | undefined;
   let exit: Promise<number | null> = Promise.resolve(null);
   let out = '';
@@ -106,7 +124,7 @@ function authzProcess(index: number, env: Record<string, string>, grpcPort: numb
     exited: () => exit,
     async start(extraEnv = {}, nodeArgs = []) {
       if (proc.pid() !== undefined) throw new Error(`authz replica ${index} is already running`);
-      child = spawn(process.execPath, [...nodeArgs, '--import', TSX, MAIN], {
+      child = spawn(process.execPath, [...nodeArgs, ...(compiled ? [COMPILED_MAIN] : ['--import', TSX, MAIN])], {
         cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...base, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'],
       });
       const c = child;
@@ -236,10 +254,11 @@ export async function startStack(opts: StackOptions = {}) {
     const replicas: AuthzProcess[] = [];
     let authz: ServiceHandle | undefined;
     if (opts.authzProcesses !== undefined && opts.authzProcesses > 0) {
+      if (opts.authzCompiled === true) await buildCompiled();
       for (let i = 0; i < opts.authzProcesses; i++) {
         replicas.push(authzProcess(i, { ...env, MEM0_GOV_LOG_LEVEL: opts.logLevel ?? env.MEM0_GOV_LOG_LEVEL ?? 'warn' },
           i === 0 ? Number(own.MEM0_GOV_GRPC_PORT) : await freePort(), i === 0 ? Number(own.MEM0_GOV_HTTP_PORT) : await freePort(),
-          `stack-${process.pid}-r${i}`));
+          `stack-${process.pid}-r${i}`, opts.authzCompiled === true));
       }
       stops.push(async () => { await Promise.all(replicas.map((r) => r.kill())); });
       await Promise.all(replicas.map((r) => r.start()));

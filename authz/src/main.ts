@@ -9,6 +9,8 @@ import { loadLogConfig } from './config/log.js';
 import { createLogger, type Logger } from './logger.js';
 import { loadWorkerCount, workerIndexOf } from './cluster/config.js';
 import type { ServiceHandle } from './service.js';
+import { read } from './config/read.js';
+import { lowerHelperThreads } from './helper-threads.js';
 
 function exitOnConfigError(err: unknown, logger?: Logger): void {
   if (!(err instanceof ConfigError)) return;
@@ -53,6 +55,13 @@ async function serve(env: Env, log: Logger, onReady?: () => void): Promise<void>
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Before anything starts a thread of its own (helper-threads.ts).
+  try {
+    log.info({ helperThreads: lowerHelperThreads(read(env, 'HELPER_THREADS_NICE')) }, 'V8 helper threads reniced');
+  } catch (err) {
+    exitOnConfigError(err, log);
+    throw err;
+  }
   // Loaded here, not at the top: a primary never runs the service and need not load it.
   const { startService } = await import('./service.js');
   try {

@@ -135,7 +135,7 @@ export async function startService(env: Env, opts: { logger?: Logger; clock?: ()
   // Warm before SERVING: the ports answer (health says NOT_SERVING) while the hot paths run.
   const report = await warmUp({
     jwt: config.jwt, gate, policy, redis, pgUrl: config.audit.pgUrl, chainId: config.audit.chainId, phiLabels: config.phiLabels, logger, clock,
-  }).catch((err: unknown) => ({ decisions: 0, ms: 0, firstMs: 0, lastMs: 0, failed: [(err as Error).message] }));
+  }).catch((err: unknown) => ({ decisions: 0, streams: 0, ms: 0, firstMs: 0, lastMs: 0, failed: [(err as Error).message] }));
   if (report.failed.length > 0) logger.warn({ failed: report.failed }, 'warm-up incomplete; serving anyway (the first requests may be slower)');
   if (!draining) {
     warm = true;
@@ -143,7 +143,7 @@ export async function startService(env: Env, opts: { logger?: Logger; clock?: ()
   }
   logger.info({
     grpcPort: grpcServer.port, httpPort: httpServer.port, policyRevision: policy.revision(),
-    warmup: { decisions: report.decisions, ms: Math.round(report.ms), firstMs: Math.round(report.firstMs * 100) / 100, lastMs: Math.round(report.lastMs * 100) / 100 },
+    warmup: { decisions: report.decisions, streams: report.streams, ms: Math.round(report.ms), firstMs: Math.round(report.firstMs * 100) / 100, lastMs: Math.round(report.lastMs * 100) / 100 },
   }, 'mem0-gov authz ready');
 
   const handle: ServiceHandle = {

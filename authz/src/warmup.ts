@@ -2,15 +2,19 @@
 // runs its hot paths enough times that the first real requests after a start or a rollout see
 // the latency of later ones. Nothing here reaches Mem0, writes an audit row or counts in the
 // metrics:
-//   - the real pipeline code (createPipeline, quiet) with the real policy engine, the real gate
-//     (real Redis: calls for the reserved tenant `mem0gov-warmup`, whose rate-limit keys expire
-//     by themselves; no session key, no grant), the real JWT verification (jose) against a key
-//     pair made here for a synthetic issuer, an owner lookup stand-in (no call to Mem0), and an
-//     audit sink that seals, hashes and encodes every row like the writer but stores nothing;
-//   - the response stage's filtering and outcome rows on a synthetic answer;
-//   - the gRPC messages both ways (protobuf encode/decode of CheckRequest and CheckResponse);
+//   - Envoy's traffic, imitated over a loopback gRPC server of its own: the same handlers as
+//     the service's port (grpc-js, HTTP/2, the protobuf decoders), Check requests shaped like
+//     Envoy's and, for allowed ones, ext_proc streams with the decision's context and a
+//     Mem0-shaped answer; that server closes before SERVING;
+//   - behind it, the real pipeline code (createPipeline, quiet) with the real policy engine, the
+//     real gate (real Redis: calls for the reserved tenant `mem0gov-warmup`, whose rate-limit
+//     keys expire by themselves; no session key, no grant), the real JWT verification (jose)
+//     against a key pair made here for a synthetic issuer, an owner lookup stand-in (no call to
+//     Mem0), and an audit sink that seals, hashes and encodes every row like the writer but
+//     stores nothing; the response stage filters the answers and writes outcome rows to it;
 //   - one COPY of sealed rows into audit.events on a connection of its own, rolled back (the
-//     writer's COPY path, the partition routing, PostgreSQL's plan), and a Redis PING.
+//     writer's COPY path, the partition routing, PostgreSQL's plan), the pg client's query path,
+//     and a Redis PING.
 // Warm-up failures are logged and never stop the start: a cold path is slower, not wrong.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
@@ -24,11 +28,12 @@ import type { JwtConfig } from './identity/config.js';
 import { createAuthenticator } from './identity/jwt.js';
 import { createPipeline } from './pipeline.js';
 import type { RawCheck } from './request/parse.js';
-import { checkResponse } from './grpc/server.js';
-import { authorizationService } from './grpc/protos.js';
-import { decodeContext } from './response/context.js';
-import { filterAnswer } from './response/answer.js';
-import { outcomeRow } from './record.js';
+import * as grpc from '@grpc/grpc-js';
+import { startGrpcServer } from './grpc/server.js';
+import { authorizationService, externalProcessorService } from './grpc/protos.js';
+import { decodeContext, METADATA_KEY, METADATA_NAMESPACE, type ResponseContext } from './response/context.js';
+import { ROUTES, type AnswerKind } from './request/routes.js';
+import type { RouteId } from './types.js';
 import { GENESIS_HASH, normalizeEvent, sealNormalized, type AuditRow } from './audit/row.js';
 import { encodeCopyRows } from './audit/copy-text.js';
 import { connect, copyEncodedRows } from './audit/pg.js';
@@ -59,6 +64,8 @@ export interface WarmupOptions {
 
 export interface WarmupReport {
   decisions: number;
+  /** Response-stage streams run after allowed decisions. */
+  streams: number;
   ms: number;
   /** Mean ms per decision over the first and the last tenth: how much colder the start was. */
   firstMs: number;
@@ -100,6 +107,99 @@ const stubOwners: OwnerLookup = {
   evict: () => Promise.resolve(),
   tombstone: () => Promise.resolve(),
 };
+
+/** A CheckRequest as Envoy's ext_authz filter sends it (the fields it fills, captured from the
+ * shipped config): the decoders and handlers then meet the shapes of real traffic. */
+function envoyCheckRequest(raw: RawCheck, i: number, nowMs: number): Record<string, unknown> {
+  const peer = (port: number, principal: string): Record<string, unknown> => ({
+    address: { socket_address: { protocol: 'TCP', address: '127.0.0.1', port_value: port } }, principal,
+  });
+  const body = raw.body !== undefined ? Buffer.from(raw.body) : undefined;
+  return {
+    attributes: {
+      source: peer(40_000 + (i % 1000), ''),
+      destination: peer(8443, 'localhost'),
+      request: {
+        time: { seconds: Math.floor(nowMs / 1000), nanos: (nowMs % 1000) * 1e6 },
+        http: {
+          id: String(1e15 + i),
+          method: raw.method,
+          path: raw.path,
+          host: 'localhost:8443',
+          scheme: 'https',
+          protocol: i % 2 === 0 ? 'HTTP/2' : 'HTTP/1.1',
+          headers: {
+            ':method': raw.method, ':path': raw.path, ':authority': 'localhost:8443', ':scheme': 'https',
+            'x-forwarded-for': '192.0.2.2', 'x-forwarded-proto': 'https', 'x-envoy-external-address': raw.sourceIp,
+            'x-request-id': raw.requestId,
+            ...(body !== undefined ? { 'content-length': String(body.length), 'x-envoy-auth-partial-body': 'false' } : {}),
+            ...raw.headers,
+          },
+          ...(body !== undefined ? { raw_body: body, size: body.length } : {}),
+        },
+      },
+      metadata_context: { filter_metadata: {} },
+      route_metadata_context: { filter_metadata: {} },
+    },
+  };
+}
+
+/** The response context an allowing CheckResponse carries (as Envoy reads its dynamic metadata). */
+function okContext(res: unknown): string | undefined {
+  const r = res as { ok_response?: unknown; dynamic_metadata?: { fields?: Record<string, { stringValue?: string }> } } | undefined;
+  return r?.ok_response ? r.dynamic_metadata?.fields?.[METADATA_KEY]?.stringValue : undefined;
+}
+
+function unary(client: grpc.Client, method: string, msg: unknown): Promise<unknown> {
+  const call = (client as unknown as Record<string, (m: unknown, o: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void>)[method]!;
+  return new Promise((resolve, reject) => {
+    call.call(client, msg, { deadline: Date.now() + 2_000 }, (err, res) => (err ? reject(err) : resolve(res)));
+  });
+}
+
+/** Mem0-shaped answers per answer kind, some PHI and some another tenant's: what the stage filters. */
+function answerBodies(tenant: string): Record<AnswerKind, unknown> {
+  const memory = (k: number): Record<string, unknown> => ({
+    id: randomUUID(), memory: '[warm-up]', user_id: k % 7 === 0 ? 'another-tenant:u1' : `${tenant}:u${k % 3}`,
+    metadata: k % 5 === 0 ? { phi: true } : { source: 'warmup' }, created_at: new Date(0).toISOString(), updated_at: null,
+  });
+  return {
+    memories: { results: Array.from({ length: 20 }, (_, k) => memory(k)) },
+    memory: memory(1),
+    history: Array.from({ length: 3 }, () => ({ id: randomUUID(), memory_id: randomUUID(), old_memory: null, new_memory: '[warm-up]', event: 'ADD' })),
+    entities: Array.from({ length: 5 }, (_, k) => ({ id: `${k % 2 === 0 ? tenant : 'another-tenant'}:u${k}`, type: 'user', total_memories: 3, created_at: null, updated_at: null })),
+    created: { results: [{ id: randomUUID(), memory: '[warm-up]', event: 'ADD' }] },
+    none: null,
+  };
+}
+
+/** One ext_proc stream as Envoy runs it for an allowed request: request headers with the
+ * decision's context, Mem0's response headers, then its answer when the route buffers one. */
+async function responseStream(client: grpc.Client, ctxText: string, answers: Record<AnswerKind, unknown>): Promise<void> {
+  const ctx: ResponseContext | undefined = decodeContext(ctxText);
+  const kind: AnswerKind = (ROUTES[ctx?.route as RouteId] as { answer: AnswerKind } | undefined)?.answer ?? 'none';
+  const open = (client as unknown as { Process(o: grpc.CallOptions): grpc.ClientDuplexStream<unknown, unknown> }).Process({ deadline: Date.now() + 2_000 });
+  const replies: unknown[] = [];
+  let waiting: ((v: unknown) => void) | undefined;
+  open.on('data', (m: unknown) => { if (waiting) { const w = waiting; waiting = undefined; w(m); } else replies.push(m); });
+  const failed = new Promise<never>((_, reject) => open.on('error', reject));
+  const ended = new Promise<void>((resolve) => open.on('end', resolve));
+  const next = (): Promise<unknown> => Promise.race([replies.length > 0 ? Promise.resolve(replies.shift()) : new Promise((r) => { waiting = r; }), failed]);
+  const metadata = { filter_metadata: { [METADATA_NAMESPACE]: { fields: { [METADATA_KEY]: { stringValue: ctxText }, ext_authz_duration: { numberValue: 1 } } } } };
+  const headers = (h: Record<string, string>): unknown => ({ headers: Object.entries(h).map(([key, v]) => ({ key, raw_value: Buffer.from(v) })) });
+  const answer = answers[kind];
+  const body = answer === null ? undefined : Buffer.from(JSON.stringify(answer));
+  open.write({ metadata_context: metadata, request_headers: { headers: headers({ ':method': ctx?.method ?? 'GET', ':path': ctx?.path ?? '/', ':authority': 'localhost:8443', ':scheme': 'https', 'x-request-id': ctx?.requestId ?? '' }), end_of_stream: true } });
+  await next();
+  open.write({ metadata_context: metadata, response_headers: { headers: headers({ ':status': '200', 'content-type': 'application/json', ...(body !== undefined ? { 'content-length': String(body.length) } : {}) }), end_of_stream: body === undefined } });
+  const afterHeaders = await next() as { immediate_response?: unknown };
+  if (body !== undefined && kind !== 'none' && afterHeaders.immediate_response === undefined) {
+    open.write({ metadata_context: metadata, response_body: { body, end_of_stream: true } });
+    await next();
+  }
+  open.end();
+  await Promise.race([ended, failed]);
+}
 
 export async function warmUp(deps: WarmupDeps, opts: WarmupOptions = {}): Promise<WarmupReport> {
   const started = performance.now();
@@ -180,51 +280,42 @@ export async function warmUp(deps: WarmupDeps, opts: WarmupOptions = {}): Promis
     (t, i) => ({ method: 'GET', path: '/memories/../../etc', headers: { authorization: `Bearer ${t}` }, sourceIp: '127.0.0.1', requestId: `warmup-${i}` }),
   ];
 
-  // The gRPC messages both ways, through the same (de)serializers the server uses.
-  const def = authorizationService().service as unknown as Record<string, {
-    requestSerialize(v: unknown): Buffer; requestDeserialize(b: Buffer): unknown; responseSerialize(v: unknown): Buffer; responseDeserialize(b: Buffer): unknown;
-  }>;
-  const check = def.Check!;
-  const grpcRoundTrip = (raw: RawCheck, verdict: Parameters<typeof checkResponse>[0]): void => {
-    const msg = {
-      attributes: {
-        source: { address: { socket_address: { address: raw.sourceIp } } },
-        request: { http: { method: raw.method, path: raw.path, headers: { ...raw.headers, 'x-request-id': raw.requestId }, ...(raw.body ? { raw_body: Buffer.from(raw.body) } : {}) } },
-      },
-    };
-    check.requestDeserialize(check.requestSerialize(msg));
-    check.responseDeserialize(check.responseSerialize(checkResponse(verdict)));
-  };
+  // The Envoy-facing path itself: a gRPC server of our own on a loopback port, with the same
+  // handlers as the real one (startGrpcServer) but this quiet pipeline and response stage, and
+  // a client that sends what Envoy sends — Check requests shaped like Envoy's (peers, request
+  // time, pseudo-headers, raw body) and, for each allowed one, an ext_proc stream with the
+  // decision's context as dynamic metadata. Warming only `decide` left the protobuf decoders,
+  // grpc-js, HTTP/2 and the response stage to be compiled by the first real traffic: about a
+  // second of background compilation per core in the first seconds after a rollout.
+  const loop = await startGrpcServer({
+    host: '127.0.0.1', port: 0, decide, logger: log,
+    processor: { audit: sink, owners: stubOwners, phiLabels: deps.phiLabels, logger: log, clock, quiet: true },
+  });
+  const target = `127.0.0.1:${loop.port}`;
+  const Authz = authorizationService();
+  const Proc = externalProcessorService();
+  const checkClient = new Authz(target, grpc.credentials.createInsecure());
+  const procClient = new Proc(target, grpc.credentials.createInsecure());
+  const answers = answerBodies(T);
 
-  const answer = {
-    results: Array.from({ length: 20 }, (_, k) => ({
-      id: randomUUID(), memory: '[warm-up]', user_id: k % 7 === 0 ? 'another-tenant:u1' : `${T}:u${k % 3}`,
-      metadata: k % 5 === 0 ? { phi: true } : { source: 'warmup' }, created_at: new Date(0).toISOString(),
-    })),
-  };
   const perDecision: number[] = [];
   let done = 0;
+  let streams = 0;
   let burstStarted = performance.now();
   // Every worker waits out the same pause.
   let pause: Promise<void> = Promise.resolve();
-  const concurrency = 4;
+  const concurrency = 8;
   const worker = async (w: number): Promise<void> => {
     for (let i = w; i < total; i += concurrency) {
       if (performance.now() - started > maxMs) return;
       const raw = shapes[i % shapes.length]!(tokens[i % tokens.length]!, i);
       const t0 = performance.now();
       try {
-        const o = await decide(raw);
-        grpcRoundTrip(raw, o.verdict);
-        if (o.verdict.allowed) {
-          const ctx = decodeContext(o.verdict.dynamicMetadata.ctx);
-          if (ctx !== undefined) {
-            const f = filterAnswer({ kind: 'memories', body: JSON.parse(JSON.stringify(answer)) as unknown, rules: ctx.answer, phiLabels: deps.phiLabels, writePhi: false });
-            await sink.append(outcomeRow(ctx, {
-              upstreamStatus: 200, status: 200, reasons: [], latencyMs: 1, phiReleased: f.phiReleased, returned: f.returned,
-              returnedIds: f.returnedIds, withheldPhi: f.withheldPhi, withheldCrossTenant: f.withheldCrossTenant,
-            }, clock()));
-          }
+        const res = await unary(checkClient, 'Check', envoyCheckRequest(raw, i, clock()));
+        const ctx = okContext(res);
+        if (ctx !== undefined) {
+          await responseStream(procClient, ctx, answers);
+          streams++;
         }
       } catch (err) {
         if (failed.length < 5) failed.push(`decision: ${(err as Error).message}`);
@@ -242,7 +333,13 @@ export async function warmUp(deps: WarmupDeps, opts: WarmupOptions = {}): Promis
       await pause;
     }
   };
-  await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
+  try {
+    await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
+  } finally {
+    checkClient.close();
+    procClient.close();
+    await loop.shutdown(1_000);
+  }
 
   // The writer's COPY path against the real table, rolled back: nothing is stored.
   try {
@@ -251,6 +348,8 @@ export async function warmUp(deps: WarmupDeps, opts: WarmupOptions = {}): Promis
       await c.query('BEGIN');
       await copyEncodedRows(c, encodeCopyRows(sink.rows.slice(0, 200)));
       await c.query('ROLLBACK');
+      // The pg client's protocol path (parse, bind, results, ready-for-query) beyond one COPY.
+      for (let k = 0; k < 300; k++) await c.query({ name: 'mem0gov-warmup', text: 'SELECT $1::bigint AS seq, $2::text AS hash', values: [k, GENESIS_HASH] });
     } finally {
       await c.end().catch(() => undefined);
     }
@@ -263,6 +362,7 @@ export async function warmUp(deps: WarmupDeps, opts: WarmupOptions = {}): Promis
   const mean = (xs: number[]): number => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
   return {
     decisions: done,
+    streams,
     ms: performance.now() - started,
     firstMs: mean(perDecision.slice(0, tenth)),
     lastMs: mean(perDecision.slice(-tenth)),

@@ -3,11 +3,13 @@
 // injected, then what the clients saw (2xx share of allowed requests, who answered, latency) and
 // whether the audit trail matches it (testing/audit-check.ts: every answered decision stored with
 // the status the client got, nothing claimed answered that was not, nothing twice, chains valid).
-// authz runs as separate processes (`node --import tsx authz/src/main.ts`), as deployed.
+// authz runs as separate processes of the compiled JavaScript (`npm run build:js`, what the image
+// runs: `node dist/authz/main.js`), as deployed; AUTHZ=tsx runs the TypeScript sources instead.
 //
 //   npx tsx bench/soak/faults.ts [scenario …]    scenarios: cold pg-stop pg-lock redis-stop flood rolling kill
 //   (default: all). RATE=300 requests/s, FAULT_MS=5000, CHECKS_IN_FLIGHT: Envoy's bound for the
-//   flood (default 16: one authz process, sized as documented), CAPACITY: skip measuring it (req/s).
+//   flood (default 16: one authz process, sized as documented), CAPACITY: skip measuring it (req/s),
+//   MEM0_GOV_HELPER_THREADS_NICE: passed to authz (default: the service's, 10).
 //
 // Prints one block per scenario with its goal (from the issue) and whether this run met it.
 // Asserts nothing; numbers depend on the machine (printed at the end).
@@ -29,12 +31,15 @@ const FAULT_MS = Number(process.env.FAULT_MS ?? 5000);
  * worker: 16; the committed file's 64 is for four). CHECKS_IN_FLIGHT overrides. */
 const CHECKS_IN_FLIGHT = process.env.CHECKS_IN_FLIGHT === undefined ? 16 : Number(process.env.CHECKS_IN_FLIGHT);
 const SUBJECTS = 50;
+/** authz as the image runs it (compiled JavaScript), unless AUTHZ=tsx. */
+const COMPILED = process.env.AUTHZ !== 'tsx';
 
 /** Generous limits: rate limiting is not what these scenarios are about. */
 const ENV = {
   MEM0_GOV_LIMIT_DEFAULT: '1000000/m',
   MEM0_GOV_LIMIT_TENANT_DEFAULT: '10000000/m',
   MEM0_GOV_LOG_LEVEL: 'warn',
+  ...(process.env.MEM0_GOV_HELPER_THREADS_NICE !== undefined ? { MEM0_GOV_HELPER_THREADS_NICE: process.env.MEM0_GOV_HELPER_THREADS_NICE } : {}),
 };
 
 const fmt = (n: number): string => (Number.isInteger(n) ? String(n) : n.toFixed(1));
@@ -128,13 +133,14 @@ async function steadySamplingRss(stack: Stack, client: LoadClient, toks: string[
  * controls, so it is judged on (2); (1) is printed beside it.
  */
 async function cold(): Promise<void> {
-  const stack = await startStack({ authzTimeout: 'shipped', authzProcesses: 1, env: ENV });
+  const stack = await startStack({ authzTimeout: 'shipped', authzProcesses: 1, authzCompiled: COMPILED, env: ENV });
   try {
     const toks = await tokens(stack);
-    const client = loadClient(stack.envoy.baseUrl, stack.envoy.caFile, { sessions: 4 });
+    // The client in a worker thread of its own: the stand-in's and the harness's work in this
+    // thread (and its GC) then neither delays sending nor inflates what is timed.
     const measure = async (title: string): Promise<{ met: boolean; results: LoadResult[] }> => {
       const before = await stack.envoy.stats();
-      const results = await steady(client, toks, 30_000);
+      const results = await openLoopInWorker({ baseUrl: stack.envoy.baseUrl, caFile: stack.envoy.caFile, sessions: 4, rate: RATE, durationMs: 30_000, tokens: toks });
       const refusals = envoyRefusals(before, await stack.envoy.stats());
       const first = results.filter((r) => r.sentAt < 5000);
       const late = results.filter((r) => r.sentAt >= 20_000);
@@ -156,7 +162,6 @@ async function cold(): Promise<void> {
     await r.start();
     await r.serving();
     const rollout = await measure('authz restarted, everything else warm (a rollout)');
-    await client.close();
     console.log(`  goal: p99 within 2x of steady state, zero 5xx (judged on the rollout) → ${rollout.met ? 'met' : 'NOT met'}; the whole stack new: ${whole.met ? 'met' : 'not met'}`);
     console.log(await audit(stack, [...whole.results, ...rollout.results]));
   } finally {
@@ -166,7 +171,7 @@ async function cold(): Promise<void> {
 
 async function withFault(title: string, inject: (stack: Stack) => Promise<void> | void, release: (stack: Stack) => Promise<void> | void,
   opts: { env?: Record<string, string>; goal?: (during: LoadResult[]) => string } = {}): Promise<void> {
-  const stack = await startStack({ authzTimeout: 'shipped', authzProcesses: 1, env: { ...ENV, ...opts.env } });
+  const stack = await startStack({ authzTimeout: 'shipped', authzProcesses: 1, authzCompiled: COMPILED, env: { ...ENV, ...opts.env } });
   try {
     const toks = await tokens(stack);
     const client = loadClient(stack.envoy.baseUrl, stack.envoy.caFile, { sessions: 4 });
@@ -207,7 +212,7 @@ async function withFault(title: string, inject: (stack: Stack) => Promise<void> 
 
 /** The highest steady rate whose allowed requests stay ≥ 99 % 2xx with p99 < 150 ms. */
 async function capacity(): Promise<number> {
-  const stack = await startStack({ authzTimeout: 'shipped', authzProcesses: 1, env: ENV });
+  const stack = await startStack({ authzTimeout: 'shipped', authzProcesses: 1, authzCompiled: COMPILED, env: ENV });
   try {
     const toks = await tokens(stack);
     const client = loadClient(stack.envoy.baseUrl, stack.envoy.caFile, { sessions: 8 });
@@ -251,7 +256,7 @@ function envoyRefusals(before: Record<string, number>, after: Record<string, num
  */
 async function flood(cap: number, o: { rate: number; durationMs: number; title: string; admissionRate?: number }): Promise<void> {
   const admissionRate = o.admissionRate;
-  const stack = await startStack({ authzTimeout: 'shipped', authzProcesses: 1, env: ENV, ...(admissionRate !== undefined ? { admissionRate } : {}), checksInFlight: CHECKS_IN_FLIGHT });
+  const stack = await startStack({ authzTimeout: 'shipped', authzProcesses: 1, authzCompiled: COMPILED, env: ENV, ...(admissionRate !== undefined ? { admissionRate } : {}), checksInFlight: CHECKS_IN_FLIGHT });
   try {
     const toks = await tokens(stack);
     const client = loadClient(stack.envoy.baseUrl, stack.envoy.caFile, { sessions: 4 });

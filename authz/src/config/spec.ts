@@ -93,6 +93,11 @@ export const SPEC = {
     description: 'processes sharing the gRPC and HTTP ports (node:cluster), each with its own audit chain `<AUDIT_CHAIN_ID>-w<i>`; `1`: one process, chain `AUDIT_CHAIN_ID`. In containers set it to the CPU limit (the CPU count is the node\'s)',
   },
 
+  HELPER_THREADS_NICE: {
+    type: 'int', default: 10, min: 0, max: 19, group: 'service', readBy: 'service',
+    description: "how much lower than the process's own OS priority (nice) V8's background threads run — its optimizing compiler and GC helpers — so the compiling that real traffic brings in the seconds after a start yields to answering checks and to the processes beside it (Linux; `0`: left alone)",
+  },
+
   // ── logs ──────────────────────────────────────────────────────────────────────────────────
   LOG_LEVEL: {
     type: 'enum', values: LOG_LEVELS, default: 'info', cliDefault: 'warn', group: 'log', readBy: 'both',

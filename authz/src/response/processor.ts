@@ -52,6 +52,8 @@ export interface ProcessorDeps {
   clock?: () => number;
   /** A span per stream (docs/tracing.md); undefined = off. */
   tracing?: Tracing;
+  /** Warm-up streams (warmup.ts): no metrics. */
+  quiet?: boolean;
 }
 
 function header(h: HttpHeaders | undefined, name: string): string | undefined {
@@ -119,6 +121,8 @@ const limited = createLogLimiter();
 /** One stream = one HTTP request. */
 export function createStreamProcessor(deps: ProcessorDeps, stream: { traceparent?: string } = {}): StreamProcessor {
   const clock = deps.clock ?? Date.now;
+  // Warm-up's streams count nowhere: the same code, metrics left alone.
+  const counters = deps.quiet === true ? undefined : metrics;
   let ctx: ResponseContext | undefined;
   // The stream's span (child of Envoy's ext_proc span) and trace id, for the row and the logs.
   let trace: TraceScope | undefined;
@@ -141,7 +145,7 @@ export function createStreamProcessor(deps: ProcessorDeps, stream: { traceparent
     trace?.set({ 'mem0_gov.status': facts.status, 'mem0_gov.upstream_status': upstreamStatus, 'mem0_gov.returned': facts.returned, 'mem0_gov.withheld': (facts.withheldPhi?.length ?? 0) + (facts.withheldCrossTenant?.length ?? 0) });
     try {
       await deps.audit.append(outcomeRow(ctx, full, now));
-      metrics.outcomes.inc({ route: ctx.route, status_class: `${Math.floor(upstreamStatus / 100)}xx` });
+      counters?.outcomes.inc({ route: ctx.route, status_class: `${Math.floor(upstreamStatus / 100)}xx` });
       trace?.end();
       return true;
     } catch (err) {
@@ -190,7 +194,7 @@ export function createStreamProcessor(deps: ProcessorDeps, stream: { traceparent
       traceId = trace?.traceId ?? parseTraceparent(traceparent)?.traceId;
       // Reached Mem0's side of the chain without an ext_authz decision: never release.
       if (!ctx) {
-        metrics.responseStageFailures.inc({ reason: 'decision_context_missing' });
+        counters?.responseStageFailures.inc({ reason: 'decision_context_missing' });
         const requestId = header(msg.request_headers, 'x-request-id') ?? '';
         limited('error', deps.logger, 'decision_context_missing', { requestId, traceId }, 'response stage: no decision context');
         trace?.set({ 'mem0_gov.reason': 'decision_context_missing' });
@@ -224,7 +228,7 @@ export function createStreamProcessor(deps: ProcessorDeps, stream: { traceparent
       if (content.action === 'blocked') return immediate('internal_error', ctx); // ext_authz refuses these first
       if (content.body === undefined) return continueWith('request_body');
       const out = Buffer.from(JSON.stringify(content.body));
-      metrics.contentActions.inc({ tenant: ctx.identity.tenant, action: content.action });
+      counters?.contentActions.inc({ tenant: ctx.identity.tenant, action: content.action });
       return continueWith('request_body', {
         header_mutation: setHeaders({ 'content-length': String(out.length) }),
         body_mutation: { body: out },
@@ -249,7 +253,7 @@ export function createStreamProcessor(deps: ProcessorDeps, stream: { traceparent
       const kind = kindOf(ctx.route);
       const bytes = bodyBytes(msg.response_body);
       if (bytes.length > MAX_ANSWER_BYTES) {
-        metrics.responseStageFailures.inc({ reason: 'upstream_body_too_large' });
+        counters?.responseStageFailures.inc({ reason: 'upstream_body_too_large' });
         const ok = await record({ status: 502, reasons: ['upstream_body_too_large'], phiReleased: false, error: `answer of ${bytes.length} bytes` });
         return immediate(ok ? 'upstream_body_too_large' : 'audit_unavailable', ctx);
       }
@@ -260,7 +264,7 @@ export function createStreamProcessor(deps: ProcessorDeps, stream: { traceparent
           const ok = await record({ status: upstreamStatus, reasons: [], phiReleased: false });
           return ok ? continueWith('response_body') : immediate('audit_unavailable', ctx);
         }
-        metrics.responseStageFailures.inc({ reason: 'upstream_invalid_json' });
+        counters?.responseStageFailures.inc({ reason: 'upstream_invalid_json' });
         const ok = await record({ status: 502, reasons: ['upstream_invalid_json'], phiReleased: false, error: 'answer is not JSON' });
         return immediate(ok ? 'upstream_invalid_json' : 'audit_unavailable', ctx);
       }
@@ -276,15 +280,15 @@ export function createStreamProcessor(deps: ProcessorDeps, stream: { traceparent
       const reasons: string[] = [];
       if (f.withheldPhi.length > 0) {
         reasons.push('phi_withheld');
-        metrics.responseWithheld.inc({ tenant: ctx.identity.tenant, why: 'phi' }, f.withheldPhi.length);
+        counters?.responseWithheld.inc({ tenant: ctx.identity.tenant, why: 'phi' }, f.withheldPhi.length);
       }
       // GET /entities lists every tenant's entities by design; elsewhere a foreign memory in a
       // per-tenant answer means Mem0 or policy misbehaved: an event worth an alert.
       if (f.withheldCrossTenant.length > 0) {
-        if (kind === 'entities') metrics.responseWithheld.inc({ tenant: ctx.identity.tenant, why: 'other_tenant_entity' }, f.withheldCrossTenant.length);
+        if (kind === 'entities') counters?.responseWithheld.inc({ tenant: ctx.identity.tenant, why: 'other_tenant_entity' }, f.withheldCrossTenant.length);
         else {
           reasons.push('response_cross_tenant');
-          metrics.responseCrossTenant.inc({ tenant: ctx.identity.tenant, route: ctx.route }, f.withheldCrossTenant.length);
+          counters?.responseCrossTenant.inc({ tenant: ctx.identity.tenant, route: ctx.route }, f.withheldCrossTenant.length);
         }
       }
       await afterWrite();

@@ -158,6 +158,19 @@ describe('MEM0_GOV_WORKERS=2: one port, two processes', () => {
     expect(a.problems.slice(0, 5)).toEqual([]);
   });
 
+  it("each worker's helper threads (V8's, Node's, libuv's pool) run at nice +10 (MEM0_GOV_HELPER_THREADS_NICE's default); its main thread at 0", async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    for (const pid of readyWorkers().values()) {
+      const nice = readdirSync(`/proc/${pid}/task`).map((t) => {
+        const st = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+        return { tid: Number(t), nice: Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[16]) };
+      });
+      expect(nice.find((t) => t.tid === pid)?.nice, `worker ${pid} main thread`).toBe(0);
+      expect(nice.filter((t) => t.nice === 10).length, `worker ${pid}: ${JSON.stringify(nice)}`).toBeGreaterThanOrEqual(4);
+      expect(nice.every((t) => t.nice === 0 || t.nice === 10)).toBe(true);
+    }
+  });
+
   it('/metrics on either worker shows the whole group: decisions sum across workers', async () => {
     const before = await freshGet('/metrics');
     expect(before.status).toBe(200);
