@@ -205,20 +205,51 @@ export function mixed(tokens: readonly string[]): (i: number) => LoadRequest {
   };
 }
 
-/**
- * openLoop with the usual mix (mixed), in a worker thread of its own (load-worker.ts): for floods,
- * where the client's own work would otherwise delay what it measures. `epoch`: as for openLoop.
- */
-export function openLoopInWorker(o: { baseUrl: string; caFile: string; sessions?: number; rate: number; durationMs: number; tokens: readonly string[]; epoch?: number }): Promise<LoadResult[]> {
-  const start = performance.now();
-  return new Promise((resolve, reject) => {
-    // tsx registers its loader per thread: the worker registers it, then loads the .ts module.
-    const entry = new URL('./load-worker.ts', import.meta.url).href;
-    const w = new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`, {
-      eval: true,
-      workerData: { baseUrl: o.baseUrl, caFile: o.caFile, sessions: o.sessions ?? 16, rate: o.rate, durationMs: o.durationMs, tokens: [...o.tokens], epochOffset: start - (o.epoch ?? start) },
-    });
-    w.once('message', (r: LoadResult[]) => { resolve(r); void w.terminate(); });
-    w.once('error', reject);
+/** A load client in a worker thread of its own (load-worker.ts) that keeps its connections and
+ * its compiled code between runs: a measurement after a fault starts with a warm client. */
+export interface LoadWorker {
+  /** openLoop with the usual mix (mixed). `epoch`: the caller's performance.now() that
+   * results' sentAt count from (default: this run's start). */
+  run(o: { rate: number; durationMs: number; epoch?: number }): Promise<LoadResult[]>;
+  close(): Promise<void>;
+}
+
+export function startLoadWorker(o: { baseUrl: string; caFile: string; sessions?: number; tokens: readonly string[] }): LoadWorker {
+  // tsx registers its loader per thread: the worker registers it, then loads the .ts module.
+  const entry = new URL('./load-worker.ts', import.meta.url).href;
+  const w = new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`, {
+    eval: true,
+    workerData: { baseUrl: o.baseUrl, caFile: o.caFile, sessions: o.sessions ?? 16, tokens: [...o.tokens] },
   });
+  let failed: Error | undefined;
+  w.on('error', (err) => { failed = err; });
+  return {
+    run(r) {
+      const start = performance.now();
+      return new Promise((resolve, reject) => {
+        if (failed !== undefined) { reject(failed); return; }
+        const onError = (err: Error): void => reject(err);
+        w.once('error', onError);
+        w.once('message', (results: LoadResult[]) => { w.off('error', onError); resolve(results); });
+        w.postMessage({ rate: r.rate, durationMs: r.durationMs, epochOffset: start - (r.epoch ?? start) });
+      });
+    },
+    async close() {
+      w.postMessage('close');
+      await new Promise<void>((resolve) => w.once('exit', () => resolve()));
+    },
+  };
+}
+
+/**
+ * One openLoop with the usual mix in a worker of its own (startLoadWorker), for floods, where the
+ * client's own work would otherwise delay what it measures.
+ */
+export async function openLoopInWorker(o: { baseUrl: string; caFile: string; sessions?: number; rate: number; durationMs: number; tokens: readonly string[]; epoch?: number }): Promise<LoadResult[]> {
+  const w = startLoadWorker(o);
+  try {
+    return await w.run({ rate: o.rate, durationMs: o.durationMs, ...(o.epoch !== undefined ? { epoch: o.epoch } : {}) });
+  } finally {
+    await w.close();
+  }
 }

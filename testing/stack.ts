@@ -1,6 +1,6 @@
 // The whole thing on loopback: redis-server, PostgreSQL, the Mem0 stand-in (or a real Mem0),
 // the dev token issuer, the authz service and Envoy. `npm run stack` and the e2e tests use it.
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import pg_ from 'pg';
@@ -20,6 +20,7 @@ import { startService } from '../authz/src/service.js';
 import type { ServiceHandle } from '../authz/src/service.js';
 import { createLogger } from '../authz/src/logger.js';
 import { migrate } from '../authz/src/audit/migrate.js';
+import { buildJs } from '../deploy/image/build-js.js';
 
 const PgClient = pg_.Client;
 
@@ -51,7 +52,7 @@ export interface StackOptions {
   authzProcesses?: number;
   /** Replicas run the compiled JavaScript (`npm run build:js`, dist/image/dist/authz/main.js: what
    * the image runs) instead of the TypeScript sources through tsx. Benches that measure start-up
-   * use it: tsx transpiles at load and keeps a loader thread. Compiled afresh by startStack. */
+   * use it: tsx transpiles at load and keeps a loader thread. Compiled once per process. */
   authzCompiled?: boolean;
   /** Benches: Envoy's admission token bucket (requests/s) sized to the machine. */
   admissionRate?: number;
@@ -65,19 +66,17 @@ export interface StackOptions {
 
 const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs');
 const MAIN = join(ROOT, 'authz', 'src', 'main.ts');
-/** `npm run build:js`'s output (deploy/image/layout.ts LAYOUT.main under dist/image). */
-const COMPILED_MAIN = join(ROOT, 'dist', 'image', 'dist', 'authz', 'main.js');
-
-/** Compiles authz as the image does (`npm run build:js`), every time: a stale dist/ would measure
- * old code. */
-async function buildCompiled(): Promise<void> {
-  const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'deploy', 'image', 'build-js.ts'), '--root', join(ROOT, 'dist', 'image')], {
-    cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-  const code = await new Promise<number | null>((r) => child.once('exit', r));
-  if (code !== 0 || !existsSync(COMPILED_MAIN)) throw new Error(`npm run build:js failed (${code}): ${err.slice(-2000)}`);
+/** The image's JavaScript for replicas (`authzCompiled`), built once per process (a bench starts
+ * many stacks) into a directory of its own under dist/ (inside the repository: the compiled
+ * files find node_modules from there), removed when the process exits. */
+let compiled: Promise<string> | undefined;
+function compiledMain(): Promise<string> {
+  if (compiled === undefined) {
+    const root = join(ROOT, 'dist', `stack-${process.pid}`);
+    process.once('exit', () => rmSync(root, { recursive: true, force: true }));
+    compiled = buildJs(root).then((t) => t.main);
+  }
+  return compiled;
 }
 
 /** One authz replica running as its own process (fault tests, benches). */
@@ -106,7 +105,7 @@ export interface AuthzProcess {
   kill(): Promise<void>;
 }
 
-function authzProcess(index: number, env: Record<string, string>, grpcPort: number, httpPort: number, chainId: string, compiled = false): AuthzProcess {
+function authzProcess(index: number, env: Record<string, string>, grpcPort: number, httpPort: number, chainId: string, compiledMain?: string): AuthzProcess {
   let child: ChildProcess | undefined;
   let exit: Promise<number | null> = Promise.resolve(null);
   let out = '';
@@ -124,7 +123,7 @@ function authzProcess(index: number, env: Record<string, string>, grpcPort: numb
     exited: () => exit,
     async start(extraEnv = {}, nodeArgs = []) {
       if (proc.pid() !== undefined) throw new Error(`authz replica ${index} is already running`);
-      child = spawn(process.execPath, [...nodeArgs, ...(compiled ? [COMPILED_MAIN] : ['--import', TSX, MAIN])], {
+      child = spawn(process.execPath, [...nodeArgs, ...(compiledMain !== undefined ? [compiledMain] : ['--import', TSX, MAIN])], {
         cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...base, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'],
       });
       const c = child;
@@ -254,11 +253,11 @@ export async function startStack(opts: StackOptions = {}) {
     const replicas: AuthzProcess[] = [];
     let authz: ServiceHandle | undefined;
     if (opts.authzProcesses !== undefined && opts.authzProcesses > 0) {
-      if (opts.authzCompiled === true) await buildCompiled();
+      const main = opts.authzCompiled === true ? await compiledMain() : undefined;
       for (let i = 0; i < opts.authzProcesses; i++) {
         replicas.push(authzProcess(i, { ...env, MEM0_GOV_LOG_LEVEL: opts.logLevel ?? env.MEM0_GOV_LOG_LEVEL ?? 'warn' },
           i === 0 ? Number(own.MEM0_GOV_GRPC_PORT) : await freePort(), i === 0 ? Number(own.MEM0_GOV_HTTP_PORT) : await freePort(),
-          `stack-${process.pid}-r${i}`, opts.authzCompiled === true));
+          `stack-${process.pid}-r${i}`, main));
       }
       stops.push(async () => { await Promise.all(replicas.map((r) => r.kill())); });
       await Promise.all(replicas.map((r) => r.start()));

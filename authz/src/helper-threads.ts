@@ -8,11 +8,12 @@
 // Called once, before the service starts: every thread then alive but the main one is lowered.
 // Those are V8's platform workers and Node's own (delayed tasks, signal watcher), and also libuv's
 // pool, which Node's ESM loader starts before any of our code runs (no thread name or API tells
-// them apart). What the pool does here is off the request path: the spool's file writes while
-// PostgreSQL is out, key generation, policy file reads; at a lower priority it still runs
-// whenever a core is not saturated (docs/DESIGN.md "Availability"). Threads made later keep the
-// main thread's priority. Linux only (a thread id is a `setpriority` target there); raising
-// nice needs no privilege.
+// them apart). The pool does some request-path work: WebCrypto's signature check of a token not
+// yet in the verified-token cache, the spool's writes and fsyncs while PostgreSQL is out (and,
+// with the BFQ I/O scheduler, their I/O priority follows nice), DNS lookups on reconnects. At
+// nice +10 those wait only while every core is saturated; `0` keeps them equal (docs/DESIGN.md
+// "Availability"). Threads made later keep the main thread's priority. Linux only (a thread id
+// is a `setpriority` target there); raising nice needs no privilege.
 import { readdirSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 

@@ -2,10 +2,9 @@
 // runs its hot paths enough times that the first real requests after a start or a rollout see
 // the latency of later ones. Nothing here reaches Mem0, writes an audit row or counts in the
 // metrics:
-//   - Envoy's traffic, imitated over a loopback gRPC server of its own: the same handlers as
-//     the service's port (grpc-js, HTTP/2, the protobuf decoders), Check requests shaped like
-//     Envoy's and, for allowed ones, ext_proc streams with the decision's context and a
-//     Mem0-shaped answer; that server closes before SERVING;
+//   - Envoy's traffic, imitated over a gRPC server of its own on a loopback port: the same
+//     handlers as the service's port (grpc-js, HTTP/2, the protobuf decoders), Check requests shaped like Envoy's and, for allowed ones, ext_proc streams with
+//     the decision's context and a Mem0-shaped answer; that server closes before SERVING;
 //   - behind it, the real pipeline code (createPipeline, quiet) with the real policy engine, the
 //     real gate (real Redis: calls for the reserved tenant `mem0gov-warmup`, whose rate-limit
 //     keys expire by themselves; no session key, no grant), the real JWT verification (jose)
@@ -18,6 +17,7 @@
 // Warm-up failures are logged and never stop the start: a cold path is slower, not wrong.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -32,8 +32,7 @@ import * as grpc from '@grpc/grpc-js';
 import { startGrpcServer } from './grpc/server.js';
 import { authorizationService, externalProcessorService } from './grpc/protos.js';
 import { decodeContext, METADATA_KEY, METADATA_NAMESPACE, type ResponseContext } from './response/context.js';
-import { ROUTES, type AnswerKind } from './request/routes.js';
-import type { RouteId } from './types.js';
+import { answerKindOf, type AnswerKind } from './request/routes.js';
 import { GENESIS_HASH, normalizeEvent, sealNormalized, type AuditRow } from './audit/row.js';
 import { encodeCopyRows } from './audit/copy-text.js';
 import { connect, copyEncodedRows } from './audit/pg.js';
@@ -109,8 +108,10 @@ const stubOwners: OwnerLookup = {
 };
 
 /** A CheckRequest as Envoy's ext_authz filter sends it (the fields it fills, captured from the
- * shipped config): the decoders and handlers then meet the shapes of real traffic. */
-function envoyCheckRequest(raw: RawCheck, i: number, nowMs: number): Record<string, unknown> {
+ * shipped config): the decoders and handlers then meet the shapes of real traffic. Without
+ * `attributes.request.time`: our own clock there would teach the check deadline's estimate of
+ * Envoy's clock (loop-lag.ts queuedFor) a skew of zero. */
+function envoyCheckRequest(raw: RawCheck, i: number): Record<string, unknown> {
   const peer = (port: number, principal: string): Record<string, unknown> => ({
     address: { socket_address: { protocol: 'TCP', address: '127.0.0.1', port_value: port } }, principal,
   });
@@ -120,7 +121,6 @@ function envoyCheckRequest(raw: RawCheck, i: number, nowMs: number): Record<stri
       source: peer(40_000 + (i % 1000), ''),
       destination: peer(8443, 'localhost'),
       request: {
-        time: { seconds: Math.floor(nowMs / 1000), nanos: (nowMs % 1000) * 1e6 },
         http: {
           id: String(1e15 + i),
           method: raw.method,
@@ -150,10 +150,25 @@ function okContext(res: unknown): string | undefined {
   return r?.ok_response ? r.dynamic_metadata?.fields?.[METADATA_KEY]?.stringValue : undefined;
 }
 
+/** A free loopback port, found without node:cluster's sharing (`exclusive`). */
+async function freeLoopbackPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', reject);
+    probe.listen({ host: '127.0.0.1', port: 0, exclusive: true }, resolve);
+  });
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+/** Per call: generous, so a busy machine slows the warm-up rather than failing it. */
+const CALL_DEADLINE_MS = 10_000;
+
 function unary(client: grpc.Client, method: string, msg: unknown): Promise<unknown> {
   const call = (client as unknown as Record<string, (m: unknown, o: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void>)[method]!;
   return new Promise((resolve, reject) => {
-    call.call(client, msg, { deadline: Date.now() + 2_000 }, (err, res) => (err ? reject(err) : resolve(res)));
+    call.call(client, msg, { deadline: Date.now() + CALL_DEADLINE_MS }, (err, res) => (err ? reject(err) : resolve(res)));
   });
 }
 
@@ -177,28 +192,34 @@ function answerBodies(tenant: string): Record<AnswerKind, unknown> {
  * decision's context, Mem0's response headers, then its answer when the route buffers one. */
 async function responseStream(client: grpc.Client, ctxText: string, answers: Record<AnswerKind, unknown>): Promise<void> {
   const ctx: ResponseContext | undefined = decodeContext(ctxText);
-  const kind: AnswerKind = (ROUTES[ctx?.route as RouteId] as { answer: AnswerKind } | undefined)?.answer ?? 'none';
-  const open = (client as unknown as { Process(o: grpc.CallOptions): grpc.ClientDuplexStream<unknown, unknown> }).Process({ deadline: Date.now() + 2_000 });
-  const replies: unknown[] = [];
-  let waiting: ((v: unknown) => void) | undefined;
-  open.on('data', (m: unknown) => { if (waiting) { const w = waiting; waiting = undefined; w(m); } else replies.push(m); });
-  const failed = new Promise<never>((_, reject) => open.on('error', reject));
-  const ended = new Promise<void>((resolve) => open.on('end', resolve));
-  const next = (): Promise<unknown> => Promise.race([replies.length > 0 ? Promise.resolve(replies.shift()) : new Promise((r) => { waiting = r; }), failed]);
+  const kind = answerKindOf(ctx?.route ?? '');
+  const call = (client as unknown as { Process(o: grpc.CallOptions): grpc.ClientDuplexStream<unknown, unknown> }).Process({ deadline: Date.now() + CALL_DEADLINE_MS });
+  // The replies in order; the stream's error (the deadline included) rejects the wait.
+  const replies = call[Symbol.asyncIterator]() as AsyncIterator<unknown>;
+  const next = async (): Promise<{ immediate_response?: unknown }> => {
+    const r = await replies.next();
+    if (r.done === true) throw new Error('response stage stream ended before its answer');
+    return r.value as { immediate_response?: unknown };
+  };
   const metadata = { filter_metadata: { [METADATA_NAMESPACE]: { fields: { [METADATA_KEY]: { stringValue: ctxText }, ext_authz_duration: { numberValue: 1 } } } } };
   const headers = (h: Record<string, string>): unknown => ({ headers: Object.entries(h).map(([key, v]) => ({ key, raw_value: Buffer.from(v) })) });
   const answer = answers[kind];
   const body = answer === null ? undefined : Buffer.from(JSON.stringify(answer));
-  open.write({ metadata_context: metadata, request_headers: { headers: headers({ ':method': ctx?.method ?? 'GET', ':path': ctx?.path ?? '/', ':authority': 'localhost:8443', ':scheme': 'https', 'x-request-id': ctx?.requestId ?? '' }), end_of_stream: true } });
-  await next();
-  open.write({ metadata_context: metadata, response_headers: { headers: headers({ ':status': '200', 'content-type': 'application/json', ...(body !== undefined ? { 'content-length': String(body.length) } : {}) }), end_of_stream: body === undefined } });
-  const afterHeaders = await next() as { immediate_response?: unknown };
-  if (body !== undefined && kind !== 'none' && afterHeaders.immediate_response === undefined) {
-    open.write({ metadata_context: metadata, response_body: { body, end_of_stream: true } });
+  try {
+    call.write({ metadata_context: metadata, request_headers: { headers: headers({ ':method': ctx?.method ?? 'GET', ':path': ctx?.path ?? '/', ':authority': 'localhost:8443', ':scheme': 'https', 'x-request-id': ctx?.requestId ?? '' }), end_of_stream: true } });
     await next();
+    call.write({ metadata_context: metadata, response_headers: { headers: headers({ ':status': '200', 'content-type': 'application/json', ...(body !== undefined ? { 'content-length': String(body.length) } : {}) }), end_of_stream: body === undefined } });
+    const afterHeaders = await next();
+    if (body !== undefined && afterHeaders.immediate_response === undefined) {
+      call.write({ metadata_context: metadata, response_body: { body, end_of_stream: true } });
+      await next();
+    }
+    call.end();
+    // The server ends its side once ours is done.
+    if ((await replies.next()).done !== true) throw new Error('response stage answered more than asked');
+  } finally {
+    call.cancel(); // no-op once ended; frees the stream on any failure above
   }
-  open.end();
-  await Promise.race([ended, failed]);
 }
 
 export async function warmUp(deps: WarmupDeps, opts: WarmupOptions = {}): Promise<WarmupReport> {
@@ -221,142 +242,154 @@ export async function warmUp(deps: WarmupDeps, opts: WarmupOptions = {}): Promis
   const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
   const kid = `warmup-${randomUUID()}`;
   const dir = mkdtempSync(join(tmpdir(), 'mem0gov-warmup-'));
-  const jwksFile = join(dir, 'jwks.json');
-  writeFileSync(jwksFile, JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid, alg, use: 'sig' }] }));
-  const authenticator = createAuthenticator({
-    ...deps.jwt,
-    algorithms: [...new Set([...deps.jwt.algorithms, alg])],
-    maxTokenAgeSeconds: 0,
-    issuers: [{ issuer: WARMUP_ISSUER, keys: { kind: 'jwks_file', path: jwksFile } }],
-  }, clock);
-  const audience = deps.jwt.audience[0] ?? 'mem0-gov';
-  const tokens: string[] = [];
-  for (let i = 0; i < 24; i++) {
-    const payload: Record<string, unknown> = { typ: 'Bearer', jti: randomUUID() };
-    setClaim(payload, deps.jwt.claims.tenant, WARMUP_TENANT);
-    setClaim(payload, deps.jwt.claims.realmRoles, i % 3 === 0 ? ['agent-reader'] : ['agent-writer']);
-    setClaim(payload, deps.jwt.claims.agent, 'warmup-agent');
-    const now = Math.floor(clock() / 1000);
-    tokens.push(await new SignJWT(payload).setProtectedHeader({ alg, kid }).setIssuer(WARMUP_ISSUER).setAudience(audience)
-      .setSubject(`warmup-${i % 8}`).setIssuedAt(now).setExpirationTime(now + 600).sign(privateKey));
-  }
-
-  const sink = scratchSink(`warmup:${deps.chainId}`);
-  const decide = createPipeline({
-    parse: { phiLabels: deps.phiLabels },
-    authenticator,
-    gate: deps.gate,
-    owners: stubOwners,
-    policy: deps.policy,
-    audit: sink,
-    logger: log,
-    clock,
-    quiet: true,
-  });
-
-  const T = WARMUP_TENANT;
-  const memoryId = randomUUID();
-  const json = (o: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(o));
-  const shapes: ((token: string, i: number) => RawCheck)[] = [
-    (t, i) => ({ method: 'GET', path: `/memories?user_id=${T}:u${i % 5}`, headers: { authorization: `Bearer ${t}` }, sourceIp: '127.0.0.1', requestId: `warmup-${i}` }),
-    (t, i) => ({ method: 'GET', path: `/memories/${memoryId}`, headers: { authorization: `Bearer ${t}` }, sourceIp: '127.0.0.1', requestId: `warmup-${i}` }),
-    (t, i) => ({ method: 'GET', path: `/memories/${memoryId}/history`, headers: { authorization: `Bearer ${t}` }, sourceIp: '127.0.0.1', requestId: `warmup-${i}` }),
-    (t, i) => ({
-      method: 'POST', path: '/search', headers: { authorization: `Bearer ${t}`, 'content-type': 'application/json' }, sourceIp: '127.0.0.1', requestId: `warmup-${i}`,
-      body: json({ query: 'preferences', filters: { user_id: `${T}:u1` }, top_k: 10 }),
-    }),
-    (t, i) => ({
-      method: 'POST', path: '/memories', headers: { authorization: `Bearer ${t}`, 'content-type': 'application/json' }, sourceIp: '127.0.0.1', requestId: `warmup-${i}`,
-      body: json({ messages: [{ role: 'user', content: 'I like green tea' }], user_id: `${T}:u1`, metadata: { source: 'warmup' } }),
-    }),
-    (t, i) => ({
-      method: 'PUT', path: `/memories/${memoryId}`, headers: { authorization: `Bearer ${t}`, 'content-type': 'application/json' }, sourceIp: '127.0.0.1', requestId: `warmup-${i}`,
-      body: json({ text: 'likes tea' }),
-    }),
-    (t, i) => ({ method: 'DELETE', path: `/memories/${memoryId}`, headers: { authorization: `Bearer ${t}` }, sourceIp: '127.0.0.1', requestId: `warmup-${i}` }),
-    (t, i) => ({ method: 'GET', path: '/memories?user_id=another-tenant:u1', headers: { authorization: `Bearer ${t}` }, sourceIp: '127.0.0.1', requestId: `warmup-${i}` }),
-    (t, i) => ({ method: 'GET', path: '/entities', headers: { authorization: `Bearer ${t}` }, sourceIp: '127.0.0.1', requestId: `warmup-${i}` }),
-    (_t, i) => ({ method: 'GET', path: `/memories?user_id=${T}:u1`, headers: {}, sourceIp: '127.0.0.1', requestId: `warmup-${i}` }),
-    (t, i) => ({ method: 'GET', path: '/memories/../../etc', headers: { authorization: `Bearer ${t}` }, sourceIp: '127.0.0.1', requestId: `warmup-${i}` }),
-  ];
-
-  // The Envoy-facing path itself: a gRPC server of our own on a loopback port, with the same
-  // handlers as the real one (startGrpcServer) but this quiet pipeline and response stage, and
-  // a client that sends what Envoy sends — Check requests shaped like Envoy's (peers, request
-  // time, pseudo-headers, raw body) and, for each allowed one, an ext_proc stream with the
-  // decision's context as dynamic metadata. Warming only `decide` left the protobuf decoders,
-  // grpc-js, HTTP/2 and the response stage to be compiled by the first real traffic: about a
-  // second of background compilation per core in the first seconds after a rollout.
-  const loop = await startGrpcServer({
-    host: '127.0.0.1', port: 0, decide, logger: log,
-    processor: { audit: sink, owners: stubOwners, phiLabels: deps.phiLabels, logger: log, clock, quiet: true },
-  });
-  const target = `127.0.0.1:${loop.port}`;
-  const Authz = authorizationService();
-  const Proc = externalProcessorService();
-  const checkClient = new Authz(target, grpc.credentials.createInsecure());
-  const procClient = new Proc(target, grpc.credentials.createInsecure());
-  const answers = answerBodies(T);
-
   const perDecision: number[] = [];
   let done = 0;
   let streams = 0;
-  let burstStarted = performance.now();
-  // Every worker waits out the same pause.
-  let pause: Promise<void> = Promise.resolve();
-  const concurrency = 8;
-  const worker = async (w: number): Promise<void> => {
-    for (let i = w; i < total; i += concurrency) {
-      if (performance.now() - started > maxMs) return;
-      const raw = shapes[i % shapes.length]!(tokens[i % tokens.length]!, i);
-      const t0 = performance.now();
-      try {
-        const res = await unary(checkClient, 'Check', envoyCheckRequest(raw, i, clock()));
-        const ctx = okContext(res);
-        if (ctx !== undefined) {
-          await responseStream(procClient, ctx, answers);
-          streams++;
-        }
-      } catch (err) {
-        if (failed.length < 5) failed.push(`decision: ${(err as Error).message}`);
-      }
-      perDecision.push(performance.now() - t0);
-      done++;
-      // Let the ports (health checks, early requests) and other processes breathe: after every 50
-      // decisions, pause as long as they took (half a core at most). A replica starting beside
-      // serving ones (a rolling restart, same node) would otherwise take their CPU for a second
-      // and their answers would queue; not SERVING yet, it loses only that much more start time.
-      if (done % 50 === 0) {
-        const busy = performance.now() - burstStarted;
-        pause = new Promise<void>((r) => setTimeout(r, Math.min(busy, 100))).then(() => { burstStarted = performance.now(); });
-      }
-      await pause;
-    }
-  };
   try {
-    await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
-  } finally {
-    checkClient.close();
-    procClient.close();
-    await loop.shutdown(1_000);
-  }
+    const jwksFile = join(dir, 'jwks.json');
+    writeFileSync(jwksFile, JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid, alg, use: 'sig' }] }));
+    const authenticator = createAuthenticator({
+      ...deps.jwt,
+      algorithms: [...new Set([...deps.jwt.algorithms, alg])],
+      maxTokenAgeSeconds: 0,
+      issuers: [{ issuer: WARMUP_ISSUER, keys: { kind: 'jwks_file', path: jwksFile } }],
+    }, clock);
+    const audience = deps.jwt.audience[0] ?? 'mem0-gov';
+    const tokens: string[] = [];
+    for (let i = 0; i < 24; i++) {
+      const payload: Record<string, unknown> = { typ: 'Bearer', jti: randomUUID() };
+      setClaim(payload, deps.jwt.claims.tenant, WARMUP_TENANT);
+      setClaim(payload, deps.jwt.claims.realmRoles, i % 3 === 0 ? ['agent-reader'] : ['agent-writer']);
+      setClaim(payload, deps.jwt.claims.agent, 'warmup-agent');
+      const now = Math.floor(clock() / 1000);
+      tokens.push(await new SignJWT(payload).setProtectedHeader({ alg, kid }).setIssuer(WARMUP_ISSUER).setAudience(audience)
+        .setSubject(`warmup-${i % 8}`).setIssuedAt(now).setExpirationTime(now + 600).sign(privateKey));
+    }
 
-  // The writer's COPY path against the real table, rolled back: nothing is stored.
-  try {
-    const c = await connect(deps.pgUrl, `mem0gov-warmup:${deps.chainId}`);
+    const sink = scratchSink(`warmup:${deps.chainId}`);
+    const decide = createPipeline({
+      parse: { phiLabels: deps.phiLabels },
+      authenticator,
+      gate: deps.gate,
+      owners: stubOwners,
+      policy: deps.policy,
+      audit: sink,
+      logger: log,
+      clock,
+      quiet: true,
+    });
+
+    const T = WARMUP_TENANT;
+    const memoryId = randomUUID();
+    const json = (o: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(o));
+    const shapes: ((token: string, i: number) => RawCheck)[] = [
+      (t, i) => ({ method: 'GET', path: `/memories?user_id=${T}:u${i % 5}`, headers: { authorization: `Bearer ${t}` }, sourceIp: '127.0.0.1', requestId: `warmup-${i}` }),
+      (t, i) => ({ method: 'GET', path: `/memories/${memoryId}`, headers: { authorization: `Bearer ${t}` }, sourceIp: '127.0.0.1', requestId: `warmup-${i}` }),
+      (t, i) => ({ method: 'GET', path: `/memories/${memoryId}/history`, headers: { authorization: `Bearer ${t}` }, sourceIp: '127.0.0.1', requestId: `warmup-${i}` }),
+      (t, i) => ({
+        method: 'POST', path: '/search', headers: { authorization: `Bearer ${t}`, 'content-type': 'application/json' }, sourceIp: '127.0.0.1', requestId: `warmup-${i}`,
+        body: json({ query: 'preferences', filters: { user_id: `${T}:u1` }, top_k: 10 }),
+      }),
+      (t, i) => ({
+        method: 'POST', path: '/memories', headers: { authorization: `Bearer ${t}`, 'content-type': 'application/json' }, sourceIp: '127.0.0.1', requestId: `warmup-${i}`,
+        body: json({ messages: [{ role: 'user', content: 'I like green tea' }], user_id: `${T}:u1`, metadata: { source: 'warmup' } }),
+      }),
+      (t, i) => ({
+        method: 'PUT', path: `/memories/${memoryId}`, headers: { authorization: `Bearer ${t}`, 'content-type': 'application/json' }, sourceIp: '127.0.0.1', requestId: `warmup-${i}`,
+        body: json({ text: 'likes tea' }),
+      }),
+      (t, i) => ({ method: 'DELETE', path: `/memories/${memoryId}`, headers: { authorization: `Bearer ${t}` }, sourceIp: '127.0.0.1', requestId: `warmup-${i}` }),
+      (t, i) => ({ method: 'GET', path: '/memories?user_id=another-tenant:u1', headers: { authorization: `Bearer ${t}` }, sourceIp: '127.0.0.1', requestId: `warmup-${i}` }),
+      (t, i) => ({ method: 'GET', path: '/entities', headers: { authorization: `Bearer ${t}` }, sourceIp: '127.0.0.1', requestId: `warmup-${i}` }),
+      (_t, i) => ({ method: 'GET', path: `/memories?user_id=${T}:u1`, headers: {}, sourceIp: '127.0.0.1', requestId: `warmup-${i}` }),
+      (t, i) => ({ method: 'GET', path: '/memories/../../etc', headers: { authorization: `Bearer ${t}` }, sourceIp: '127.0.0.1', requestId: `warmup-${i}` }),
+    ];
+
+    // The Envoy-facing path itself: a gRPC server of our own, with the same handlers as the real
+    // one (startGrpcServer) but this quiet pipeline and response stage, and a client that sends
+    // what Envoy sends — Check requests shaped like Envoy's (peers, pseudo-headers, raw body)
+    // and, for each allowed one, an ext_proc stream with the decision's context as dynamic
+    // metadata. Warming only `decide` left the protobuf decoders,
+    // grpc-js, HTTP/2 and the response stage to be compiled by the first real traffic: about a
+    // second of background compilation per core in the first seconds after a rollout.
     try {
-      await c.query('BEGIN');
-      await copyEncodedRows(c, encodeCopyRows(sink.rows.slice(0, 200)));
-      await c.query('ROLLBACK');
-      // The pg client's protocol path (parse, bind, results, ready-for-query) beyond one COPY.
-      for (let k = 0; k < 300; k++) await c.query({ name: 'mem0gov-warmup', text: 'SELECT $1::bigint AS seq, $2::text AS hash', values: [k, GENESIS_HASH] });
-    } finally {
-      await c.end().catch(() => undefined);
+      // On a loopback TCP port, as Envoy's traffic comes (a Unix socket warms a different socket
+      // type: in two rollouts the first seconds were slower again). Picked free with an exclusive
+      // probe, then bound by number: in a node:cluster worker, port 0 would be one port shared
+      // round-robin with the other workers' warm-ups. Local processes could reach it for these
+      // seconds: it trusts only the warm-up's own key, and writes and sends nothing.
+      const target = `127.0.0.1:${await freeLoopbackPort()}`;
+      const loop = await startGrpcServer({
+        host: '', port: 0, address: target, decide, logger: log,
+        processor: { audit: sink, owners: stubOwners, phiLabels: deps.phiLabels, logger: log, clock, quiet: true },
+      });
+      const Authz = authorizationService();
+      const Proc = externalProcessorService();
+      const checkClient = new Authz(target, grpc.credentials.createInsecure());
+      const procClient = new Proc(target, grpc.credentials.createInsecure());
+      const answers = answerBodies(T);
+
+      let burstStarted = performance.now();
+      // Every worker waits out the same pause.
+      let pause: Promise<void> = Promise.resolve();
+      const concurrency = 8;
+      const worker = async (w: number): Promise<void> => {
+        for (let i = w; i < total; i += concurrency) {
+          if (performance.now() - started > maxMs) return;
+          const raw = shapes[i % shapes.length]!(tokens[i % tokens.length]!, i);
+          const t0 = performance.now();
+          try {
+            const res = await unary(checkClient, 'Check', envoyCheckRequest(raw, i));
+            const ctx = okContext(res);
+            if (ctx !== undefined) {
+              await responseStream(procClient, ctx, answers);
+              streams++;
+            }
+          } catch (err) {
+            if (failed.length < 5) failed.push(`decision: ${(err as Error).message}`);
+          }
+          perDecision.push(performance.now() - t0);
+          done++;
+          // Let the ports (health checks, early requests) and other processes breathe: after every 50
+          // decisions, pause as long as they took, up to 100 ms (about half a core). A replica starting beside
+          // serving ones (a rolling restart, same node) would otherwise take their CPU for a second
+          // and their answers would queue; not SERVING yet, it loses only that much more start time.
+          if (done % 50 === 0) {
+            const busy = performance.now() - burstStarted;
+            pause = new Promise<void>((r) => setTimeout(r, Math.min(busy, 100))).then(() => { burstStarted = performance.now(); });
+          }
+          await pause;
+        }
+      };
+      try {
+        await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
+      } finally {
+        checkClient.close();
+        procClient.close();
+        await loop.shutdown(1_000);
+      }
+    } catch (err) {
+      failed.push(`loopback: ${(err as Error).message}`);
     }
-  } catch (err) {
-    failed.push(`postgres: ${(err as Error).message}`);
+
+    // The writer's COPY path against the real table, rolled back: nothing is stored.
+    try {
+      const c = await connect(deps.pgUrl, `mem0gov-warmup:${deps.chainId}`);
+      try {
+        await c.query('BEGIN');
+        await copyEncodedRows(c, encodeCopyRows(sink.rows.slice(0, 200)));
+        await c.query('ROLLBACK');
+        // The pg client's protocol path (parse, bind, results, ready-for-query) beyond one COPY.
+        for (let k = 0; k < 300; k++) await c.query({ name: 'mem0gov-warmup', text: 'SELECT $1::bigint AS seq, $2::text AS hash', values: [k, GENESIS_HASH] });
+      } finally {
+        await c.end().catch(() => undefined);
+      }
+    } catch (err) {
+      failed.push(`postgres: ${(err as Error).message}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
-  rmSync(dir, { recursive: true, force: true });
 
   const tenth = Math.max(1, Math.floor(perDecision.length / 10));
   const mean = (xs: number[]): number => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);

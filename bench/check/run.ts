@@ -1,6 +1,7 @@
 // The peer bench (issue #15): ext_authz Check driven by ghz against three systems —
-//   mem0-gov          the real entry (`node --import tsx authz/src/main.ts`, MEM0_GOV_WORKERS from
-//                     the environment) with redis-server and PostgreSQL (testing/stack.ts);
+//   mem0-gov          the real entry as the image runs it (`node dist/authz/main.js`, compiled by
+//                     `npm run build:js`; --tsx: the TypeScript sources through tsx), MEM0_GOV_WORKERS
+//                     from the environment, with redis-server and PostgreSQL (testing/stack.ts);
 //   opa-envoy-plugin  OPA's Envoy plugin with an equivalent Rego policy (peer-policy/), binary
 //                     from $OPA_ENVOY_PLUGIN — without it the other two run and the peer is skipped;
 //   empty grpc-js     a handler answering OK to every Check (the floor of grpc-js itself) —
@@ -10,7 +11,7 @@
 // client sees through Envoy with mem0-gov against Envoy alone; and each goal, held or missed.
 // Asserts nothing about speed (it does check every system answers the request as it should).
 //
-//   npx tsx bench/check/run.ts [--smoke] [--duration 10] [--warmup 3] [--repeats 3] [--connections <cores>] [--http-requests 1000] [--peer-no-jwt-cache]
+//   npx tsx bench/check/run.ts [--smoke] [--duration 10] [--warmup 3] [--repeats 3] [--connections <cores>] [--http-requests 1000] [--peer-no-jwt-cache] [--tsx]
 //   OPA_ENVOY_PLUGIN=/path/to/opa-envoy-plugin  MEM0_GOV_WORKERS=…  MEM0_GOV_* reach the service
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
@@ -36,7 +37,7 @@ import { cpuPer1000, judgeGoals, medianFigures, ratio, table, type GoalInputs, t
 import { addScrape, compareStages, diffScrape, emptyScrape, notAllowed, parseScrape, stageMeans, type Scrape } from './stages.js';
 import { checkOnce, startEmptyHandler, type EmptyHandler, type System } from './systems.js';
 
-interface Options { durationS: number; warmupS: number; repeats: number; connections: number; httpRequests: number; httpWarmup: number; smoke: boolean; peerJwtCache: boolean }
+interface Options { durationS: number; warmupS: number; repeats: number; connections: number; httpRequests: number; httpWarmup: number; smoke: boolean; peerJwtCache: boolean; tsx: boolean }
 
 function options(argv: string[]): Options {
   const { values } = parseArgs({
@@ -49,6 +50,7 @@ function options(argv: string[]): Options {
       connections: { type: 'string' },
       'peer-no-jwt-cache': { type: 'boolean', default: false },
       'http-requests': { type: 'string' },
+      tsx: { type: 'boolean', default: false },
     },
   });
   const smoke = values.smoke === true;
@@ -67,6 +69,7 @@ function options(argv: string[]): Options {
     httpRequests: Math.round(num(values['http-requests'], smoke ? 30 : 1000, 'http-requests', 1)),
     httpWarmup: smoke ? 10 : 100,
     peerJwtCache: values['peer-no-jwt-cache'] !== true,
+    tsx: values.tsx === true,
   };
 }
 
@@ -116,13 +119,14 @@ async function main(opts: Options): Promise<void> {
     console.log('check bench (issue #15): ext_authz Check, one realistic request, three systems alternating A B C …');
     console.log(`  machine: ${machine()}; load average at start ${load()}; everything (ghz, systems, Redis, PostgreSQL) shares these cores`);
     console.log(`  load tool: ghz ${ghzVersion(ghz)}, ${opts.connections} HTTP/2 connections (at most one per concurrent call; an Envoy with one worker per core keeps as many), ${opts.repeats} × ${opts.durationS} s per system per scenario after a ${opts.warmupS} s warm-up each (discarded); figures are medians`);
-    console.log(`  mem0-gov: node --import tsx authz/src/main.ts, MEM0_GOV_WORKERS=${workers}${env.MEM0_GOV_WORKERS === undefined ? ' (unset: the service\'s default, the CPU count)' : ''}, MEM0_GOV_AUDIT_BATCH_MS=${batchMs}${env.MEM0_GOV_AUDIT_BATCH_MS === undefined ? ' (unset: the default)' : ''}; rate limits raised (not what is measured)`);
+    console.log(`  mem0-gov: ${opts.tsx ? 'node --import tsx authz/src/main.ts (--tsx)' : 'node dist/authz/main.js (compiled, as the image runs it)'}, MEM0_GOV_WORKERS=${workers}${env.MEM0_GOV_WORKERS === undefined ? ' (unset: the service\'s default, the CPU count)' : ''}, MEM0_GOV_AUDIT_BATCH_MS=${batchMs}${env.MEM0_GOV_AUDIT_BATCH_MS === undefined ? ' (unset: the default)' : ''}; rate limits raised (not what is measured)`);
     console.log(`  opa-envoy-plugin: ${peerBin === undefined ? 'OPA_ENVOY_PLUGIN not set — peer not run (bench/check/README.md says how to build it)' : `${peerBin}, verified-token cache (OPA io_jwt) ${opts.peerJwtCache ? 'on, as mem0-gov\'s (--peer-no-jwt-cache: off)' : 'off (OPA\'s default)'}`}`);
     if (opts.smoke) console.log('  --smoke: short runs to show the bench works; the figures mean nothing');
 
     stack = await startStack({
       stateDir: join(dir, 'stack'),
       authzProcesses: 1,
+      authzCompiled: !opts.tsx,
       authzTimeout: '2s',
       inheritEnv: env,
       logLevel: 'warn',
@@ -329,7 +333,7 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === resolve(
   try {
     opts = options(process.argv.slice(2));
   } catch (err) {
-    console.error(`${(err as Error).message}\nusage: npx tsx bench/check/run.ts [--smoke] [--duration s] [--warmup s] [--repeats n] [--connections n] [--http-requests n] [--peer-no-jwt-cache]`);
+    console.error(`${(err as Error).message}\nusage: npx tsx bench/check/run.ts [--smoke] [--duration s] [--warmup s] [--repeats n] [--connections n] [--http-requests n] [--peer-no-jwt-cache] [--tsx]`);
     process.exit(64);
   }
   await main(opts);

@@ -15,7 +15,7 @@
 // Asserts nothing; numbers depend on the machine (printed at the end).
 import { cpus, loadavg } from 'node:os';
 import { startStack, type Stack } from '../../testing/stack.js';
-import { latency, loadClient, mixed, openLoop, openLoopInWorker, tally, type LoadClient, type LoadResult } from '../../testing/load.js';
+import { latency, loadClient, mixed, openLoop, openLoopInWorker, startLoadWorker, tally, type LoadClient, type LoadResult } from '../../testing/load.js';
 import { checkAudit } from '../../testing/audit-check.js';
 import { waitFor } from '../../testing/tools.js';
 import { h2load } from '../../testing/h2load.js';
@@ -137,10 +137,12 @@ async function cold(): Promise<void> {
   try {
     const toks = await tokens(stack);
     // The client in a worker thread of its own: the stand-in's and the harness's work in this
-    // thread (and its GC) then neither delays sending nor inflates what is timed.
+    // thread (and its GC) then neither delays sending nor inflates what is timed. One for both
+    // measurements: new with the whole stack, warm (connections, code) for the rollout.
+    const client = startLoadWorker({ baseUrl: stack.envoy.baseUrl, caFile: stack.envoy.caFile, sessions: 4, tokens: toks });
     const measure = async (title: string): Promise<{ met: boolean; results: LoadResult[] }> => {
       const before = await stack.envoy.stats();
-      const results = await openLoopInWorker({ baseUrl: stack.envoy.baseUrl, caFile: stack.envoy.caFile, sessions: 4, rate: RATE, durationMs: 30_000, tokens: toks });
+      const results = await client.run({ rate: RATE, durationMs: 30_000 });
       const refusals = envoyRefusals(before, await stack.envoy.stats());
       const first = results.filter((r) => r.sentAt < 5000);
       const late = results.filter((r) => r.sentAt >= 20_000);
@@ -162,6 +164,7 @@ async function cold(): Promise<void> {
     await r.start();
     await r.serving();
     const rollout = await measure('authz restarted, everything else warm (a rollout)');
+    await client.close();
     console.log(`  goal: p99 within 2x of steady state, zero 5xx (judged on the rollout) → ${rollout.met ? 'met' : 'NOT met'}; the whole stack new: ${whole.met ? 'met' : 'not met'}`);
     console.log(await audit(stack, [...whole.results, ...rollout.results]));
   } finally {

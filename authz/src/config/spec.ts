@@ -95,7 +95,7 @@ export const SPEC = {
 
   HELPER_THREADS_NICE: {
     type: 'int', default: 10, min: 0, max: 19, group: 'service', readBy: 'service',
-    description: "how much lower than the process's own OS priority (nice) V8's background threads run — its optimizing compiler and GC helpers — so the compiling that real traffic brings in the seconds after a start yields to answering checks and to the processes beside it (Linux; `0`: left alone)",
+    description: "how much lower than the process's own OS priority (nice) its other threads run, set at start (Linux): V8's optimizing compiler and GC helpers, so the compiling real traffic brings after a start yields to answering checks and to the processes beside it — and libuv's pool (started before any code of ours: signature checks of uncached tokens, the spool's writes while PostgreSQL is out), which then waits while every core is saturated; `0`: all left alone",
   },
 
   // ── logs ──────────────────────────────────────────────────────────────────────────────────

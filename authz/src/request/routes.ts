@@ -79,6 +79,12 @@ export const ROUTES: Readonly<Record<RouteId, RouteSpec>> = Object.fromEntries(
   [...ROUTE_TABLE].reverse().map((r) => [r.id, r]),
 ) as Record<RouteId, RouteSpec>;
 
+/** What Mem0 answers on a route, for a route name read back from a decision's context (an
+ * unknown one — a context from another version — has no answer to filter: `none`). */
+export function answerKindOf(route: string): AnswerKind {
+  return (ROUTES as Readonly<Record<string, RouteSpec | undefined>>)[route]?.answer ?? 'none';
+}
+
 /** Mem0's entity path types (`DELETE /entities/user/alice`); anything else → 422 at Mem0, 400 here. */
 export const ENTITY_PATH_TYPES: Readonly<Record<string, EntityKind>> = {
   user: 'user_id',

@@ -9,8 +9,7 @@
 // Nothing is released before its outcome row is durable; a failure answers 5xx with a reason.
 import type { Logger } from '../logger.js';
 import type { AuditSink, OwnerLookup } from '../types.js';
-import { ROUTES, type AnswerKind } from '../request/routes.js';
-import type { RouteId } from '../types.js';
+import { answerKindOf } from '../request/routes.js';
 import { outcomeRow, type OutcomeFacts } from '../record.js';
 import { REASONS, type Reason } from '../reasons.js';
 import { CONTEXT_HEADER, decodeContext, METADATA_KEY, METADATA_NAMESPACE, type ResponseContext } from './context.js';
@@ -121,8 +120,10 @@ const limited = createLogLimiter();
 /** One stream = one HTTP request. */
 export function createStreamProcessor(deps: ProcessorDeps, stream: { traceparent?: string } = {}): StreamProcessor {
   const clock = deps.clock ?? Date.now;
-  // Warm-up's streams count nowhere: the same code, metrics left alone.
+  // Warm-up's streams count nowhere and log nothing: the same code, metrics and the shared log
+  // windows left alone.
   const counters = deps.quiet === true ? undefined : metrics;
+  const logLimited: typeof limited = deps.quiet === true ? () => undefined : limited;
   let ctx: ResponseContext | undefined;
   // The stream's span (child of Envoy's ext_proc span) and trace id, for the row and the logs.
   let trace: TraceScope | undefined;
@@ -132,7 +133,6 @@ export function createStreamProcessor(deps: ProcessorDeps, stream: { traceparent
   let content: ContentCheck | undefined;
   let finished = false;
 
-  const kindOf = (route: string): AnswerKind => (ROUTES[route as RouteId] as { answer: AnswerKind } | undefined)?.answer ?? 'none';
 
   /** Writes the outcome row; resolves false when it cannot be made durable. */
   async function record(facts: Omit<OutcomeFacts, 'latencyMs' | 'upstreamStatus'>): Promise<boolean> {
@@ -149,7 +149,7 @@ export function createStreamProcessor(deps: ProcessorDeps, stream: { traceparent
       trace?.end();
       return true;
     } catch (err) {
-      limited('error', deps.logger, 'outcome_not_durable', { err: { message: (err as Error).message }, decisionId: ctx.decisionId, traceId }, 'outcome not durable: answer withheld');
+      logLimited('error', deps.logger, 'outcome_not_durable', { err: { message: (err as Error).message }, decisionId: ctx.decisionId, traceId }, 'outcome not durable: answer withheld');
       trace?.end(true);
       return false;
     }
@@ -196,7 +196,7 @@ export function createStreamProcessor(deps: ProcessorDeps, stream: { traceparent
       if (!ctx) {
         counters?.responseStageFailures.inc({ reason: 'decision_context_missing' });
         const requestId = header(msg.request_headers, 'x-request-id') ?? '';
-        limited('error', deps.logger, 'decision_context_missing', { requestId, traceId }, 'response stage: no decision context');
+        logLimited('error', deps.logger, 'decision_context_missing', { requestId, traceId }, 'response stage: no decision context');
         trace?.set({ 'mem0_gov.reason': 'decision_context_missing' });
         trace?.end(true);
         return immediate('decision_context_missing', undefined, requestId);
@@ -204,7 +204,7 @@ export function createStreamProcessor(deps: ProcessorDeps, stream: { traceparent
       const res = continueWith('request_headers');
       // The route config buffers write bodies; skip that round trip when no content rule
       // applies. mode_override replaces the whole mode, so it restates the route's.
-      const kind = kindOf(ctx.route);
+      const kind = answerKindOf(ctx.route);
       if ((kind === 'created' || ctx.route === 'memories.update') && (ctx.content === null || ctx.content === undefined)) {
         res.mode_override = {
           request_header_mode: 'SEND', response_header_mode: 'SEND', request_trailer_mode: 'SKIP', response_trailer_mode: 'SKIP',
@@ -239,7 +239,7 @@ export function createStreamProcessor(deps: ProcessorDeps, stream: { traceparent
       if (!sawRequest) return continueWith('response_headers');
       upstreamStatus = Number(header(msg.response_headers, ':status') ?? '0');
       if (!ctx) return immediate('decision_context_missing', undefined);
-      const kind = kindOf(ctx.route);
+      const kind = answerKindOf(ctx.route);
       const bodyComing = kind !== 'none' && !msg.response_headers.end_of_stream;
       if (bodyComing) return continueWith('response_headers');
       await afterWrite();
@@ -250,7 +250,7 @@ export function createStreamProcessor(deps: ProcessorDeps, stream: { traceparent
     if (msg.response_body) {
       if (!sawRequest) return continueWith('response_body'); // a local reply, as above
       if (!ctx) return immediate('decision_context_missing', undefined);
-      const kind = kindOf(ctx.route);
+      const kind = answerKindOf(ctx.route);
       const bytes = bodyBytes(msg.response_body);
       if (bytes.length > MAX_ANSWER_BYTES) {
         counters?.responseStageFailures.inc({ reason: 'upstream_body_too_large' });

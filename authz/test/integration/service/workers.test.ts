@@ -15,6 +15,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT, freePort, waitFor } from '../../../../testing/tools.js';
 import { authorizationService } from '../../../src/grpc/protos.js';
+import { threadNices } from '../../../../testing/threads.js';
 
 let stack: Stack;
 let authz: AuthzProcess;
@@ -158,16 +159,25 @@ describe('MEM0_GOV_WORKERS=2: one port, two processes', () => {
     expect(a.problems.slice(0, 5)).toEqual([]);
   });
 
-  it("each worker's helper threads (V8's, Node's, libuv's pool) run at nice +10 (MEM0_GOV_HELPER_THREADS_NICE's default); its main thread at 0", async () => {
-    const { readdirSync, readFileSync } = await import('node:fs');
+  it("each worker's helper threads (V8's, Node's, libuv's pool) run at nice +10 (MEM0_GOV_HELPER_THREADS_NICE's default); its main thread at the process's own", () => {
     for (const pid of readyWorkers().values()) {
-      const nice = readdirSync(`/proc/${pid}/task`).map((t) => {
-        const st = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
-        return { tid: Number(t), nice: Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[16]) };
-      });
-      expect(nice.find((t) => t.tid === pid)?.nice, `worker ${pid} main thread`).toBe(0);
-      expect(nice.filter((t) => t.nice === 10).length, `worker ${pid}: ${JSON.stringify(nice)}`).toBeGreaterThanOrEqual(4);
-      expect(nice.every((t) => t.nice === 0 || t.nice === 10)).toBe(true);
+      const threads = threadNices(pid);
+      const own = threads.find((t) => t.tid === pid)!.nice;
+      const lowered = Math.min(19, own + 10);
+      expect(lowered, 'a CI runner at nice 19 proves nothing here').toBeGreaterThan(own);
+      expect(threads.filter((t) => t.nice === lowered).length, `worker ${pid}: ${JSON.stringify(threads)}`).toBeGreaterThanOrEqual(4);
+      expect(threads.every((t) => t.nice === own || t.nice === lowered)).toBe(true);
+    }
+  });
+
+  it('each worker warmed up through its own loopback server (workers never answer each other\'s warm-up)', () => {
+    const lines = authz.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg?: string; worker?: number; warmup?: { decisions: number; streams: number } });
+    expect(lines.filter((l) => l.msg?.startsWith('warm-up incomplete'))).toEqual([]);
+    const ready = lines.filter((l) => l.msg === 'mem0-gov authz ready');
+    expect(new Set(ready.map((l) => l.worker))).toEqual(new Set([0, 1]));
+    for (const l of ready) {
+      expect(l.warmup!.decisions, `worker ${l.worker}`).toBeGreaterThanOrEqual(100);
+      expect(l.warmup!.streams, `worker ${l.worker}`).toBeGreaterThan(l.warmup!.decisions / 4);
     }
   });
 
