@@ -313,10 +313,9 @@ export async function warmUp(deps: WarmupDeps, opts: WarmupOptions = {}): Promis
     // grpc-js, HTTP/2 and the response stage to be compiled by the first real traffic: about a
     // second of background compilation per core in the first seconds after a rollout.
     try {
-      // On a loopback TCP port, as Envoy's traffic comes (a Unix socket warms a different socket
-      // type: in two rollouts the first seconds were slower again). Picked free with an exclusive
-      // probe, then bound by number: in a node:cluster worker, port 0 would be one port shared
-      // round-robin with the other workers' warm-ups. Local processes could reach it for these
+      // On a loopback TCP port: the socket type Envoy's traffic comes over. Picked free with an
+      // exclusive probe, then bound by number: in a node:cluster worker, port 0 would be one port
+      // shared round-robin with the other workers' warm-ups. Local processes could reach it for these
       // seconds: it trusts only the warm-up's own key, and writes and sends nothing.
       const target = `127.0.0.1:${await freeLoopbackPort()}`;
       const loop = await startGrpcServer({
