@@ -98,8 +98,14 @@ describe('drain and failover', () => {
     }, 4_000);
     await new Promise((res) => setTimeout(res, 300));
     const failed = failures(results);
-    // At most what was in flight on the victim (a few at this rate): never a share of the traffic.
-    expect(failed.length).toBeLessThanOrEqual(Math.ceil(RATE * 0.05) + 5);
+    // Only what was in flight when the victim died can fail: sent before the kill (or in the
+    // moment it took: Envoy may still write to the dying connection) and not yet answered. How
+    // many that is follows the latency of the moment (a loaded CI machine: more), so the bound is
+    // what the client had in flight then, of which the victim's are a part; and never a share of
+    // the traffic.
+    const inFlightAtKill = (r: LoadResult): boolean => r.sentAt <= killedAt + 250 && r.sentAt + r.ms >= killedAt;
+    expect(failed.filter((r) => !inFlightAtKill(r)), 'failed though sent after the kill or answered before it').toEqual([]);
+    expect(failed.length).toBeLessThan(results.length * 0.1);
     // Once Envoy knew, everything was answered.
     const late = results.filter((r) => r.sentAt > killedAt + 1_500);
     expect(late.length).toBeGreaterThan(RATE);
