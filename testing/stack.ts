@@ -59,6 +59,8 @@ export interface StackOptions {
   /** Envoy's bound on checks in flight to authz (RenderEnvoyOptions.checksInFlight); default the
    * shipped 32. Tests that flood authz itself raise it. */
   checksInFlight?: number;
+  /** Tests whose subject is the check alone: Envoy without the response stage (ext_proc). */
+  withoutResponseStage?: boolean;
   /** Envoy traces every request and exports to this OTLP/HTTP receiver port (docs/tracing.md);
    * authz exports there too when `env` sets OTEL_TRACES_EXPORTER=otlp. */
   envoyTracing?: { otlpPort: number };
@@ -275,6 +277,7 @@ export async function startStack(opts: StackOptions = {}) {
       authzHttpPort: first?.httpPort ?? authz!.httpPort,
       ...(opts.admissionRate !== undefined ? { admissionRate: opts.admissionRate } : {}),
       ...(opts.checksInFlight !== undefined ? { checksInFlight: opts.checksInFlight } : {}),
+      ...(opts.withoutResponseStage === true ? { withoutResponseStage: true } : {}),
       ...(opts.envoyTracing !== undefined ? { tracing: opts.envoyTracing } : {}),
       ...(replicas.length > 1 ? { extraAuthzReplicas: replicas.slice(1).map((r) => ({ grpcPort: r.grpcPort, httpPort: r.httpPort })) } : {}),
       mem0Host: upstream.host,
