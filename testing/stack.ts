@@ -50,14 +50,14 @@ export interface StackOptions {
    * clusters — for fault tests (signals: SIGTERM, SIGKILL, SIGSTOP) and benches. Default: one
    * in-process service (`stack.authz`). */
   authzProcesses?: number;
-  /** Replicas run the compiled JavaScript (`npm run build:js`, dist/image/dist/authz/main.js: what
-   * the image runs) instead of the TypeScript sources through tsx. Benches that measure start-up
+  /** Replicas run the compiled JavaScript the image runs (deploy/image/build-js.ts, into
+   * dist/stack-<pid>) instead of the TypeScript sources through tsx. Benches that measure start-up
    * use it: tsx transpiles at load and keeps a loader thread. Compiled once per process. */
   authzCompiled?: boolean;
   /** Benches: Envoy's admission token bucket (requests/s) sized to the machine. */
   admissionRate?: number;
   /** Envoy's bound on checks in flight to authz (RenderEnvoyOptions.checksInFlight); default the
-   * shipped 32. Tests that flood authz itself raise it. */
+   * shipped 64. Tests that flood authz itself raise it. */
   checksInFlight?: number;
   /** Tests whose subject is the check alone: Envoy without the response stage (ext_proc). */
   withoutResponseStage?: boolean;
@@ -107,7 +107,7 @@ export interface AuthzProcess {
   kill(): Promise<void>;
 }
 
-function authzProcess(index: number, env: Record<string, string>, grpcPort: number, httpPort: number, chainId: string, compiledMain?: string): AuthzProcess {
+function authzProcess(index: number, env: Record<string, string>, grpcPort: number, httpPort: number, chainId: string, entry?: string): AuthzProcess {
   let child: ChildProcess | undefined;
   let exit: Promise<number | null> = Promise.resolve(null);
   let out = '';
@@ -125,7 +125,7 @@ function authzProcess(index: number, env: Record<string, string>, grpcPort: numb
     exited: () => exit,
     async start(extraEnv = {}, nodeArgs = []) {
       if (proc.pid() !== undefined) throw new Error(`authz replica ${index} is already running`);
-      child = spawn(process.execPath, [...nodeArgs, ...(compiledMain !== undefined ? [compiledMain] : ['--import', TSX, MAIN])], {
+      child = spawn(process.execPath, [...nodeArgs, ...(entry !== undefined ? [entry] : ['--import', TSX, MAIN])], {
         cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...base, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'],
       });
       const c = child;

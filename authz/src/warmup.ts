@@ -165,10 +165,10 @@ async function freeLoopbackPort(): Promise<number> {
 /** Per call: generous, so a busy machine slows the warm-up rather than failing it. */
 const CALL_DEADLINE_MS = 10_000;
 
-function unary(client: grpc.Client, method: string, msg: unknown): Promise<unknown> {
-  const call = (client as unknown as Record<string, (m: unknown, o: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void>)[method]!;
+function check(client: grpc.Client, msg: unknown): Promise<unknown> {
+  const c = client as unknown as { Check(m: unknown, o: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: unknown) => void): void };
   return new Promise((resolve, reject) => {
-    call.call(client, msg, { deadline: Date.now() + CALL_DEADLINE_MS }, (err, res) => (err ? reject(err) : resolve(res)));
+    c.Check(msg, { deadline: Date.now() + CALL_DEADLINE_MS }, (err, res) => (err ? reject(err) : resolve(res)));
   });
 }
 
@@ -309,19 +309,18 @@ export async function warmUp(deps: WarmupDeps, opts: WarmupOptions = {}): Promis
     // one (startGrpcServer) but this quiet pipeline and response stage, and a client that sends
     // what Envoy sends — Check requests shaped like Envoy's (peers, pseudo-headers, raw body)
     // and, for each allowed one, an ext_proc stream with the decision's context as dynamic
-    // metadata. Warming only `decide` left the protobuf decoders,
-    // grpc-js, HTTP/2 and the response stage to be compiled by the first real traffic: about a
-    // second of background compilation per core in the first seconds after a rollout.
+    // metadata. Warming only `decide` left the protobuf decoders, grpc-js, HTTP/2 and the response
+    // stage to be compiled by the first real traffic.
     try {
       // On a loopback TCP port: the socket type Envoy's traffic comes over. Picked free with an
       // exclusive probe, then bound by number: in a node:cluster worker, port 0 would be one port
-      // shared round-robin with the other workers' warm-ups. Local processes could reach it for these
-      // seconds: it trusts only the warm-up's own key, and writes and sends nothing.
-      const target = `127.0.0.1:${await freeLoopbackPort()}`;
+      // shared round-robin with the other workers' warm-ups. Local processes could reach it for
+      // these seconds: it trusts only the warm-up's own key, and writes and sends nothing.
       const loop = await startGrpcServer({
-        host: '', port: 0, address: target, decide, logger: log,
+        host: '127.0.0.1', port: await freeLoopbackPort(), decide, logger: log,
         processor: { audit: sink, owners: stubOwners, phiLabels: deps.phiLabels, logger: log, clock, quiet: true },
       });
+      const target = `127.0.0.1:${loop.port}`;
       const Authz = authorizationService();
       const Proc = externalProcessorService();
       const checkClient = new Authz(target, grpc.credentials.createInsecure());
@@ -338,7 +337,7 @@ export async function warmUp(deps: WarmupDeps, opts: WarmupOptions = {}): Promis
           const raw = shapes[i % shapes.length]!(tokens[i % tokens.length]!, i);
           const t0 = performance.now();
           try {
-            const res = await unary(checkClient, 'Check', envoyCheckRequest(raw, i));
+            const res = await check(checkClient, envoyCheckRequest(raw, i));
             const ctx = okContext(res);
             if (ctx !== undefined) {
               await responseStream(procClient, ctx, answers);

@@ -148,8 +148,6 @@ export interface GrpcServerHandle {
 export async function startGrpcServer(opts: {
   host: string;
   port: number;
-  /** Bind here instead (grpc-js address form, e.g. `unix:/dir/grpc.sock`): the warm-up's own. */
-  address?: string;
   decide: (raw: RawCheck, call?: CheckCall) => Promise<{ verdict: Verdict; delivered?: boolean }>;
   /** The response stage (ext_proc) on the same port. */
   processor: ProcessorDeps;
@@ -212,7 +210,7 @@ export async function startGrpcServer(opts: {
     },
   });
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(opts.address ?? `${opts.host}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+    server.bindAsync(`${opts.host}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
   });
   const setServing = (on: boolean): void => {
     for (const name of ['', AUTHZ_SERVICE_NAME, EXT_PROC_SERVICE_NAME]) health.setStatus(name, on ? 'SERVING' : 'NOT_SERVING');
